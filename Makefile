@@ -1,0 +1,63 @@
+# Training Neural Networks: every target sets itself up (the environment is created on first use).
+#   make lab          open JupyterLab on the course, with the course kernel
+#   make test         ruff + every check (library, notebooks, grading round trips)
+#   make assignments  regenerate exercises/ from solutions/ (nbgrader generate_assignment)
+#   make grade        grade autograde/submitted/<student>/<assignment>/ into autograde/
+#   make benchmarks   print speed ratios (see benchmarks/README.md)
+
+PYTHON ?= python3
+VENV   ?= .venv
+# The PyTorch build to install. The default is the CPU/CUDA wheel pip picks for this
+# platform; for a specific CUDA build see README.md ("A CUDA build of PyTorch").
+TORCH_SPEC  ?= torch==2.13.0
+TORCH_INDEX ?=
+KERNEL ?= training-nn
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+# nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+export MPLBACKEND := Agg
+export PYTHONHASHSEED := 0
+
+STAMP := $(VENV)/.installed
+
+.PHONY: env lab test lint pytest assignments grade benchmarks student-bundle clean help
+
+help:
+	@sed -n '1,7p' Makefile
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) \
+	    --display-name "Python (training-nn)"
+	@touch $(STAMP)
+	@echo "environment ready: $(VENV) (kernel '$(KERNEL)')"
+
+lab: env
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures/01_activations.ipynb
+
+lint: env
+	$(BIN)/ruff check .
+
+pytest: env
+	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+
+test: lint pytest
+
+assignments: env
+	$(BIN)/python -m autograde.assignments
+
+grade: env
+	$(BIN)/python -m autograde.grade
+
+benchmarks: env
+	$(BIN)/python benchmarks/bench_activations.py
+
+clean:
+	rm -rf autograde/gradebook.db autograde/autograded autograde/feedback autograde/grades.csv

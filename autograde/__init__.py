@@ -1,0 +1,1 @@
+"""nbgrader wiring of the course: regenerate exercises and grade submissions."""

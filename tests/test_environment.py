@@ -1,0 +1,84 @@
+"""The set-up a newcomer relies on: dependencies in step, CI wiring, clean notebooks."""
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
+
+
+def _pyproject_deps():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    deps = data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"]
+    out = {}
+    for dep in deps:
+        name, spec = re.match(r"([A-Za-z0-9_.-]+)\s*(.*)", dep).groups()
+        out[CONDA_NAMES.get(name.lower(), name.lower())] = spec.replace(" ", "")
+    return out
+
+
+def _conda_deps():
+    out = {}
+    in_deps = False
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        m = re.match(r"\s+-\s+([A-Za-z0-9_.-]+)\s*(.*)", line)
+        if in_deps and m:
+            out[m.group(1).lower()] = m.group(2).replace(" ", "")
+    return out
+
+
+def test_environment_yml_and_pyproject_list_the_same_packages():
+    pip, conda = _pyproject_deps(), _conda_deps()
+    conda.pop("pip", None)
+    assert conda.pop("python") == ">=3.11"
+    assert pip == conda, (
+        f"pyproject.toml and environment.yml drifted: only in pyproject "
+        f"{sorted(set(pip) - set(conda))}, only in environment.yml {sorted(set(conda) - set(pip))}, "
+        f"different versions {sorted(k for k in set(pip) & set(conda) if pip[k] != conda[k])}")
+
+
+def test_design_card_packages_are_dependencies():
+    deps = _pyproject_deps()
+    for name in ["jupyterlab", "numpy", "pytorch", "matplotlib", "ipywidgets", "nbgrader", "pytest"]:
+        assert name in deps
+
+
+def test_ci_runs_make_test_and_readme_shows_the_two_commands():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci
+    readme = (ROOT / "README.md").read_text()
+    first_block = readme.split("```")[1]
+    assert "make lab" in first_block and "make test" in first_block
+
+
+def _tracked_notebooks():
+    out = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True)
+    files = [ROOT / f for f in out.stdout.split()]
+    return files or sorted(ROOT.glob("*/**/*.ipynb"))
+
+
+def test_committed_notebooks_hold_no_outputs_and_use_the_course_kernel():
+    notebooks = [p for p in _tracked_notebooks() if ".venv" not in p.parts]
+    assert notebooks
+    for path in notebooks:
+        nb = json.loads(path.read_text())
+        assert nb["metadata"]["kernelspec"]["name"] == "training-nn", path
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "code":
+                assert cell["outputs"] == [] and cell["execution_count"] is None, (
+                    f"{path.relative_to(ROOT)} has outputs: clear them before committing")
+
+
+def test_topic_numbers_line_up():
+    """lectures/NN_topic.ipynb <-> solutions/NN_topic/ <-> tnn/topic.py <-> tests/test_topic.py"""
+    for lecture in sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb")):
+        topic = lecture.stem[3:]
+        assert (ROOT / "tnn" / f"{topic}.py").is_file(), topic
+        assert (ROOT / "tests" / f"test_{topic}.py").is_file(), topic
+        assert (ROOT / "solutions" / lecture.stem / f"{lecture.stem}.ipynb").is_file(), topic

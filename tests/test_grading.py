@@ -1,0 +1,134 @@
+"""nbgrader round trips for every assignment, and the freshness of exercises/.
+
+For each assignment in solutions/, one grading run of three hand-ins built from the released
+notebook: the solution filled in (full marks on every autograded cell), the blank release
+(zero, and the run still finishes), and a submission with exactly one function wrong
+(tests/one_bug/<assignment>.py), which must lose exactly that function's points.
+"""
+
+import importlib.util
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from autograde.course import REPO_ROOT, assignment_ids, generate_assignments, grade
+
+ASSIGNMENTS = assignment_ids(REPO_ROOT)
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def test_every_assignment_is_released_and_has_a_one_bug_submission():
+    assert ASSIGNMENTS, "no assignment found in solutions/"
+    for aid in ASSIGNMENTS:
+        assert (REPO_ROOT / "exercises" / aid / f"{aid}.ipynb").is_file(), (
+            f"exercises/{aid} is missing: run `make assignments`")
+        assert (REPO_ROOT / "tests" / "one_bug" / f"{aid}.py").is_file()
+
+
+def load_bug(aid):
+    spec = importlib.util.spec_from_file_location(f"bug_{aid}", REPO_ROOT / "tests" / "one_bug" / f"{aid}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def strip_markers(source):
+    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
+
+
+def grade_ids(nb, **flags):
+    out = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and all(meta.get(k) == v for k, v in flags.items()):
+            out[meta["grade_id"]] = float(meta["points"])
+    return out
+
+
+def filled_in(release, solution, replace=None):
+    """The release notebook with each solution cell answered as in the solution notebook."""
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            cell.source = strip_markers(answers[meta["grade_id"]])
+            if replace and meta["grade_id"] == replace[0]:
+                cell.source = replace[1].strip("\n")
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_grading_round_trip(aid, tmp_path):
+    shutil.copytree(REPO_ROOT / "solutions" / aid, tmp_path / "solutions" / aid)
+    solution = nbformat.read(REPO_ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    release = nbformat.read(REPO_ROOT / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+    bug = load_bug(aid)
+    hand_ins = {
+        "solution": filled_in(release, solution),
+        "blank": release,
+        "one-bug": filled_in(release, solution, replace=(bug.CELL, bug.SOURCE)),
+    }
+    for student, nb in hand_ins.items():
+        folder = tmp_path / "autograde" / "submitted" / student / aid
+        folder.mkdir(parents=True)
+        nbformat.write(nb, folder / f"{aid}.ipynb")
+
+    results = {r.student: r for r in grade(tmp_path, progress=False)}
+
+    auto = grade_ids(solution, solution=False)  # autograded test cells and their points
+    manual = grade_ids(solution, solution=True)
+    assert auto and set(results) == set(hand_ins)
+    for r in results.values():
+        assert r.ok, r.error
+        assert r.max_score == sum(auto.values()) + sum(manual.values())
+
+    full = results["solution"].cells
+    assert {k: full[k][0] for k in auto} == auto, "the solution must get full marks"
+
+    blank = results["blank"]
+    assert blank.score == 0 and all(blank.cells[k][0] == 0 for k in auto)
+
+    buggy = results["one-bug"].cells
+    lost = {k for k in auto if buggy[k][0] != auto[k]}
+    assert lost == bug.LOSES, f"expected to lose exactly {bug.LOSES}, lost {lost}"
+    assert all(buggy[k][0] == 0 for k in bug.LOSES)
+
+    # feedback HTML for every student, and grades.csv with one row per hand-in
+    for student in hand_ins:
+        assert list((tmp_path / "autograde" / "feedback" / student / aid).glob("*.html"))
+    rows = (tmp_path / "autograde" / "grades.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + len(hand_ins)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
+def test_committed_exercises_are_fresh(tmp_path):
+    """Regenerating exercises/ from solutions/ must reproduce the committed files exactly."""
+    shutil.copytree(REPO_ROOT / "solutions", tmp_path / "solutions")
+    generate_assignments(tmp_path)
+    for aid in ASSIGNMENTS:
+        fresh_dir, committed_dir = tmp_path / "exercises" / aid, REPO_ROOT / "exercises" / aid
+        fresh = sorted(p.relative_to(fresh_dir) for p in fresh_dir.rglob("*") if p.is_file())
+        committed = sorted(p.relative_to(committed_dir) for p in committed_dir.rglob("*")
+                           if p.is_file())
+        assert fresh == committed, f"exercises/{aid} is stale: run `make assignments`"
+        for rel in fresh:
+            a = (fresh_dir / rel).read_bytes()
+            b = (committed_dir / rel).read_bytes()
+            if rel.suffix == ".ipynb":
+                a, b = json.loads(a), json.loads(b)
+            assert a == b, f"exercises/{aid}/{rel} is stale: run `make assignments`"
+
+
+def test_release_holds_no_solutions_or_hidden_tests():
+    for aid in ASSIGNMENTS:
+        text = (REPO_ROOT / "exercises" / aid / f"{aid}.ipynb").read_text()
+        for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in text, f"exercises/{aid} leaks {marker!r}"
+        assert "raise NotImplementedError()" in text
