@@ -70,6 +70,7 @@ __all__ = [
     "sample_mlp_weights",
     "probe_deep_network",
     "probe_deep_network_torch",
+    "linear_unit_sgd_path",
 ]
 
 # SELU's constants (Klambauer et al. 2017), to the digits the paper gives.
@@ -734,6 +735,11 @@ def sample_mlp_weights(
     return weights
 
 
+def _dead(z: np.ndarray, activation: str) -> float:
+    """Dead-unit fraction for ReLU; 0 for activations whose gradient is never exactly 0."""
+    return dead_unit_fraction(z) if activation == "relu" else 0.0
+
+
 def _check_probe(x_shape, weight_shapes, activation):
     check_choice(activation, "activation", tuple(ELEMENTWISE))
     if len(x_shape) != 2:
@@ -766,7 +772,8 @@ def probe_deep_network(x, weights: Sequence, activation: str = "tanh", dout=None
     stats : dict of ndarrays of shape (L,) unless noted
         ``act_mean``, ``act_std``: mean and std of each layer's output ``h_l``;
         ``saturated``: :func:`saturated_fraction` of each ``z_l``; ``dead``:
-        :func:`dead_unit_fraction` of each ``z_l``; ``grad_std``: std of ``dL/dh_{l}`` at
+        :func:`dead_unit_fraction` of each ``z_l`` for ReLU (0 for the others, whose
+        gradient never vanishes exactly); ``grad_std``: std of ``dL/dh_{l}`` at
         each layer's *input* (``l = 0`` is the network input); ``weight_grad_norm``: the
         Frobenius norm of ``dL/dW_l``; ``activations``: list of the L outputs ``h_l``, and
         ``input_grads``: list of the L gradients ``dL/dh_{l-1}``.
@@ -794,7 +801,7 @@ def probe_deep_network(x, weights: Sequence, activation: str = "tanh", dout=None
         "act_mean": np.array([h.mean() for h in acts]),
         "act_std": np.array([h.std() for h in acts]),
         "saturated": np.array([saturated_fraction(z, activation) for z in zs]),
-        "dead": np.array([dead_unit_fraction(z) for z in zs]),
+        "dead": np.array([_dead(z, activation) for z in zs]),
         "grad_std": np.array([g.std() for g in input_grads]),
         "weight_grad_norm": weight_grad_norm,
         "activations": acts,
@@ -838,9 +845,48 @@ def probe_deep_network_torch(x, weights: Sequence, activation: str = "tanh", dou
         "act_mean": stat(hs[1:], torch.mean),
         "act_std": stat(hs[1:], lambda t: t.std(unbiased=False)),
         "saturated": np.array([saturated_fraction(z, activation) for z in zs_np]),
-        "dead": np.array([dead_unit_fraction(z) for z in zs_np]),
+        "dead": np.array([_dead(z, activation) for z in zs_np]),
         "grad_std": stat(input_grads, lambda t: t.std(unbiased=False)),
         "weight_grad_norm": stat([w.grad for w in weights], torch.linalg.norm),
         "activations": [h.detach() for h in hs[1:]],
         "input_grads": input_grads,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Why zero-centred inputs matter: SGD on one linear unit
+# --------------------------------------------------------------------------------------------
+def linear_unit_sgd_path(X, w_target, w0, lr: float = 0.05) -> np.ndarray:
+    """Train one linear unit ``y = w . x`` on targets ``w_target . x`` with per-example SGD.
+
+    The gradient for one example is ``(w.x - y) x``: when every ``x_i > 0`` all its
+    components share the sign of the residual, so each step moves all weights up together or
+    all down together, and reaching a target like (1, -1) takes a zig-zag.
+
+    Parameters
+    ----------
+    X : ndarray of shape (T, D)
+        One example per step.
+    w_target, w0 : ndarray of shape (D,)
+    lr : float > 0
+
+    Returns
+    -------
+    path : ndarray of shape (T + 1, D)
+        The weights before the first step and after each step.
+    """
+    X = as_float_array(X, "X")
+    w_target = as_float_array(w_target, "w_target")
+    w = np.array(as_float_array(w0, "w0"), dtype=np.float64)
+    lr = check_positive(lr, "lr")
+    if X.ndim != 2 or w_target.shape != (X.shape[1],) or w.shape != (X.shape[1],):
+        raise ValueError(
+            f"X must have shape (T, D) and w_target, w0 shape (D,); got {X.shape}, "
+            f"{w_target.shape}, {w.shape}."
+        )
+    path = [w.copy()]
+    for x in X:  # x: (D,)
+        residual = w @ x - w_target @ x  # scalar: dL/dz for L = (z - y)^2 / 2
+        w = w - lr * residual * x  # every component has the sign of residual when x > 0
+        path.append(w.copy())
+    return np.array(path)

@@ -169,7 +169,8 @@ def assert_close(
             f"{format_value(expected[idx])}. NaN or inf usually means an overflow in exp() or "
             f"a 0/0 or inf/inf division.{hint_text}"
         )
-    err = _abs(got_arr - expected)
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is handled just below
+        err = _abs(got_arr - expected)
     both_inf = ~_isfinite(expected) & (got_arr == expected)
     err = np.where(both_inf, 0.0, err)
     tol = atol + rtol * _abs(np.where(_isfinite(expected), expected, 0.0))

@@ -120,3 +120,23 @@ def train_classifier(
         if on_epoch is not None:
             on_epoch(model, epoch, history)
     return history
+
+
+@torch.no_grad()
+def hidden_preactivations(model: nn.Sequential, X) -> list[np.ndarray]:
+    """Inputs to every activation layer of ``model`` for the batch ``X``.
+
+    Returns one array of shape (N, H_l) per hidden layer: the output of each ``nn.Linear``
+    that is followed by a nonlinearity, i.e. what :func:`tnn.activations.dead_unit_fraction`
+    and :func:`tnn.activations.saturated_fraction` measure.
+    """
+    device = next(model.parameters()).device
+    h = torch.as_tensor(np.asarray(X, dtype=np.float32), device=device)
+    layers = list(model)
+    out = []
+    model.eval()
+    for i, layer in enumerate(layers):
+        h = layer(h)
+        if isinstance(layer, nn.Linear) and i + 1 < len(layers):
+            out.append(h.cpu().numpy())
+    return out

@@ -1,0 +1,149 @@
+"""The student-facing messages of tnn.grading: each classic mistake gets a message naming it."""
+
+import re
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from tnn import activations as A
+from tnn.grading import (
+    assert_close,
+    check_function,
+    check_torch_function,
+    elementwise_cases,
+    route_warnings_to_stdout,
+)
+
+X = np.array([-10.0, 0.0, 10.0])
+
+
+def fails_with(pattern, fn, *args, **kwargs):
+    with pytest.raises(AssertionError) as info:
+        fn(*args, **kwargs)
+    assert re.search(pattern, str(info.value), re.S), str(info.value)
+    return str(info.value)
+
+
+def test_correct_answer_passes_and_returns_none():
+    # None on purpose: nbgrader reads a number left as a cell's last value as partial credit
+    assert check_function(A.sigmoid, A.sigmoid, elementwise_cases(0)) is None
+
+
+def test_none_return():
+    def sigmoid(x):
+        1 / (1 + np.exp(-x))
+
+    fails_with(r"sigmoid returned None.*forget the `return`", check_function, sigmoid, A.sigmoid,
+               [{"x": X}])
+
+
+def test_wrong_shape():
+    fails_with(r"returned shape \(3, 1\).*expected shape \(3,\)", check_function,
+               lambda x: A.sigmoid(x)[:, None], A.sigmoid, [{"x": X}], name="sigmoid")
+
+
+def test_boolean_and_object_dtype():
+    msg = fails_with(r"relu_grad returned a boolean array.*astype", check_function,
+                     lambda x: x > 0, A.relu_grad, [{"x": X}], name="relu_grad")
+    assert "Hint" not in msg or "astype" in msg
+    fails_with(r"returned values of dtype object", check_function,
+               lambda x: np.array([object()] * 3), A.relu, [{"x": X}], name="relu")
+
+
+def test_list_and_tensor_and_string():
+    fails_with(r"returned a list.*ndarray of shape \(3,\)", check_function,
+               lambda x: list(A.relu(x)), A.relu, [{"x": X}], name="relu")
+    fails_with(r"returned a torch.Tensor", check_function,
+               lambda x: torch.tensor(x), A.relu, [{"x": X}], name="relu")
+    fails_with(r"returned str", check_function, lambda x: "0.5", A.sigmoid, [{"x": 0.0}],
+               name="sigmoid")
+
+
+def test_nan_message_names_the_input():
+    def naive(x):
+        with np.errstate(all="ignore"):
+            return np.exp(x) / np.exp(x).sum() * 0 + np.exp(x) / (np.exp(x) + 1)
+
+    msg = fails_with(r"not a finite number.*x\[1\] = 1000.*overflow", check_function, naive,
+                     A.sigmoid, [{"x": np.array([0.0, 1000.0])}], name="sigmoid")
+    assert "expected" not in msg or "answer is 1" in msg
+
+
+def test_wrong_values_show_expected_got_max_error_and_hint():
+    msg = fails_with(
+        r"sigmoid_grad is wrong at 3 of 3 positions.*x\[0\] = -10 expected 4.53958e-05, got "
+        r".*Max abs error .*Hint: s\(1-s\)",
+        check_function, lambda x: A.sigmoid(x) * (1 - x), A.sigmoid_grad, [{"x": X}],
+        name="sigmoid_grad", hint="s(1-s)")
+    assert "allowed" in msg
+
+
+def test_exceptions_in_student_code_are_reported_with_the_input():
+    def broken(x):
+        raise NotImplementedError()
+
+    fails_with(r"not implemented yet", check_function, broken, A.relu, [{"x": X}])
+
+    def overflow(x):
+        with np.errstate(over="raise"):
+            return 1 / (1 + np.exp(-x))
+
+    fails_with(r"raised FloatingPointError: overflow.*x of shape \(2,\)", check_function,
+               overflow, A.sigmoid, [{"x": np.array([-1000.0, 1000.0])}])
+
+
+def test_input_mutation_cannot_fool_the_reference():
+    def mutating(x):
+        x[:] = 0.0
+        return np.zeros_like(x)
+
+    fails_with(r"wrong", check_function, mutating, A.relu, [{"x": np.array([1.0, 2.0])}])
+
+
+def test_always_equal_object_gets_zero():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    fails_with(r"wrong", check_function, lambda x: np.zeros_like(x).view(Liar), A.sigmoid,
+               [{"x": X}])
+
+
+def test_dtype_is_checked_only_when_asked():
+    x32 = X.astype(np.float32)
+    check_function(lambda x: A.relu(x).astype(np.float64), A.relu, [{"x": x32}])
+    fails_with(r"returned dtype float64.*expected float32", check_function,
+               lambda x: A.relu(x).astype(np.float64), A.relu, [{"x": x32}], keep_dtype=True)
+
+
+def test_assert_close_tolerances_and_infinities():
+    assert_close(np.array([np.inf, 1.0]), np.array([np.inf, 1.0 + 1e-12]))
+    fails_with(r"wrong", assert_close, np.array([1.0]), np.array([1.1]), name="f")
+
+
+def test_torch_checks(device):
+    check_torch_function(A.elu_torch, A.elu, [X, X.astype(np.float32)], device)
+    fails_with(r"expected a torch.Tensor", check_torch_function,
+               lambda x: x.cpu().numpy(), A.elu, [X], device, name="elu_torch")
+    fails_with(r"returned dtype torch.float32 for a torch.float64", check_torch_function,
+               lambda x: A.elu_torch(x).float(), A.elu, [X], device, name="elu_torch")
+    if device.type == "cuda":
+        fails_with(r"keep the computation on the input's device", check_torch_function,
+                   lambda x: A.elu_torch(x).cpu(), A.elu, [X], device, name="elu_torch")
+
+
+def test_warnings_go_to_stdout(capsys):
+    saved = warnings.showwarning
+    try:
+        route_warnings_to_stdout()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = sys.modules["warnings"].showwarning
+            np.exp(np.array([1000.0]))
+    finally:
+        warnings.showwarning = saved
+    out = capsys.readouterr()
+    assert "RuntimeWarning" in out.out and "RuntimeWarning" not in out.err
