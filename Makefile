@@ -39,8 +39,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "environment ready: $(VENV) (kernel '$(KERNEL)')"
 
+# Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port 8890"
+LAB_ARGS ?=
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: env
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" lectures/01_activations.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) \
+	    lectures/01_activations.ipynb
 
 lint: env
 	$(BIN)/ruff check .

@@ -1,10 +1,17 @@
 """The set-up a newcomer relies on: dependencies in step, CI wiring, clean notebooks."""
 
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
+import time
 import tomllib
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CONDA_NAMES = {"torch": "pytorch"}  # PyPI name -> conda-forge name where they differ
@@ -82,3 +89,41 @@ def test_topic_numbers_line_up():
         assert (ROOT / "tnn" / f"{topic}.py").is_file(), topic
         assert (ROOT / "tests" / f"test_{topic}.py").is_file(), topic
         assert (ROOT / "solutions" / lecture.stem / f"{lecture.stem}.ipynb").is_file(), topic
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_course_with_its_kernel():
+    """`make lab` starts JupyterLab on the course root with the training-nn kernel and the
+    nbgrader formgrader available."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "course-test"
+    args = f"--no-browser --port {port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1"
+    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path):
+        with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=5) as response:
+            return response.status, response.read()
+
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, body = get("/api/kernelspecs")
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(proc.stdout.read().decode()[-3000:]) from None
+                time.sleep(0.5)
+        assert "training-nn" in json.loads(body)["kernelspecs"]
+        status, body = get("/api/contents/lectures")
+        names = [item["name"] for item in json.loads(body)["content"]]
+        assert "01_activations.ipynb" in names
+        assert get("/formgrader")[0] == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
