@@ -2,8 +2,9 @@
 
 For each assignment in solutions/, one grading run of three hand-ins built from the released
 notebook: the solution filled in (full marks on every autograded cell), the blank release
-(zero, and the run still finishes), and a submission with exactly one function wrong
-(tests/one_bug/<assignment>.py), which must lose exactly that function's points.
+(zero, and the run still finishes), a submission with exactly one function wrong
+(tests/one_bug/<assignment>.py), which must lose exactly that function's points, and, where
+that file defines one, a correct answer that writes warnings to stderr (full marks).
 """
 
 import importlib.util
@@ -74,6 +75,8 @@ def test_grading_round_trip(aid, tmp_path):
         "blank": release,
         "one-bug": filled_in(release, solution, replace=(bug.CELL, bug.SOURCE)),
     }
+    if hasattr(bug, "NOISY_CELL"):  # a correct answer that writes warnings to stderr
+        hand_ins["noisy"] = filled_in(release, solution, replace=(bug.NOISY_CELL, bug.NOISY_SOURCE))
     for student, nb in hand_ins.items():
         folder = tmp_path / "autograde" / "submitted" / student / aid
         folder.mkdir(parents=True)
@@ -90,6 +93,9 @@ def test_grading_round_trip(aid, tmp_path):
 
     full = results["solution"].cells
     assert {k: full[k][0] for k in auto} == auto, "the solution must get full marks"
+    if "noisy" in results:
+        noisy = results["noisy"].cells
+        assert {k: noisy[k][0] for k in auto} == auto, "warnings on stderr cost points"
 
     blank = results["blank"]
     assert blank.score == 0 and all(blank.cells[k][0] == 0 for k in auto)
