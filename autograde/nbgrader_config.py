@@ -35,3 +35,7 @@ c.Execute.interrupt_on_timeout = True
 # drops warning text that reaches stderr some other way (e.g. printed by C code).
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"\w*Warning: "
+
+# The course hands out and collects files itself (git, LMS); nbgrader's exchange folder only
+# needs to be writable, so keep it inside the course (git-ignored).
+c.Exchange.root = os.path.join(root, "autograde", "exchange")
