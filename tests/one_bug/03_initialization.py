@@ -1,0 +1,19 @@
+"""A submission to assignment 03 with exactly one function wrong.
+
+The classic slip: a convolution's fan-in counted as the kernel area only, forgetting the input
+channels (k_h * k_w instead of C_in * k_h * k_w), which makes every conv weight sqrt(C_in)
+times too large. fan_in's own tests fail, and so do the initializer tests that use it on
+convolution shapes; the linear cases, layer_statistics, conv_output_size and receptive_field
+keep their points.
+"""
+
+CELL = "fan_in"
+SOURCE = '''
+def fan_in(shape):
+    """Number of inputs per output for a (D_in, D_out) or (C_out, C_in, k_h, k_w) weight."""
+    if len(shape) == 2:
+        return int(shape[0])
+    return int(shape[2] * shape[3])
+'''
+LOSES = {"test_fan_in", "test_fan_in_hidden", "test_xavier", "test_kaiming",
+         "test_initializers_hidden"}
