@@ -2,7 +2,8 @@
 #   make lab          open JupyterLab on the course, with the course kernel
 #   make test         ruff + every check (library, notebooks, grading round trips)
 #   make assignments  regenerate exercises/ from solutions/ (nbgrader generate_assignment)
-#   make grade        grade autograde/submitted/<student>/<assignment>/ into autograde/
+#   make grade        grade autograde/submitted/<student>/<assignment>/ in parallel (resumable)
+#   make student-bundle  write dist/training-nn-student.tar.gz (no solutions, no hidden tests)
 #   make benchmarks   print speed ratios (see benchmarks/README.md)
 
 PYTHON ?= python3
@@ -25,7 +26,7 @@ STAMP := $(VENV)/.installed
 .PHONY: env lab test lint pytest assignments grade benchmarks student-bundle clean help
 
 help:
-	@sed -n '1,7p' Makefile
+	@sed -n '1,8p' Makefile
 
 env: $(STAMP)
 
@@ -58,11 +59,22 @@ test: lint pytest
 assignments: env
 	$(BIN)/python -m autograde.assignments
 
+# Grade in parallel (one process per student, sandboxed kernels); resumes after Ctrl-C.
+# Options go in GRADE_ARGS, e.g. make grade GRADE_ARGS="--jobs 8 --timeout 60 --regrade"
+# (python -m autograde.grade --help; autograde/README.md).
+GRADE_ARGS ?=
+
 grade: env
-	$(BIN)/python -m autograde.grade
+	$(BIN)/python -m autograde.grade $(GRADE_ARGS)
+
+# The archive students get: lectures, exercises, library, environment files; no solutions,
+# hidden tests or grading state (dist/training-nn-student.tar.gz).
+student-bundle: env
+	$(BIN)/python -m autograde.bundle
 
 benchmarks: env
-	$(BIN)/python benchmarks/bench_activations.py
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf autograde/gradebook.db autograde/autograded autograde/feedback autograde/grades.csv
+	rm -rf autograde/gradebook.db autograde/autograded autograde/feedback autograde/grades.csv \
+	    autograde/.work autograde/.release dist

@@ -1,13 +1,18 @@
-"""``make grade``: grade autograde/submitted/<student>/<assignment>/ with nbgrader.
+"""``make grade``: grade autograde/submitted/<student>/<assignment>/ with nbgrader, in parallel.
 
 Writes the gradebook (autograde/gradebook.db), feedback HTML (autograde/feedback/) and
-autograde/grades.csv, then prints a summary table. Options:
+autograde/grades.csv, then prints a summary table. An interrupted run (Ctrl-C) resumes where
+it stopped when started again. Options:
 
     python -m autograde.grade [--student ID ...] [--assignment NAME ...] [--timeout SECONDS]
+                              [--jobs N] [--memory-mb MB] [--student-timeout SECONDS]
+                              [--kernel-cpu SECONDS]
+                              [--regrade] [--no-sandbox] [--root DIR]
 """
 
 import argparse
 import sys
+from pathlib import Path
 
 from autograde.course import REPO_ROOT, find_submissions, grade, summary_table
 
@@ -16,15 +21,36 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--student", action="append", help="grade only this student (repeatable)")
     parser.add_argument("--assignment", action="append", help="grade only this assignment")
-    parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds")
+    parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default 120)")
+    parser.add_argument("--jobs", type=int, help="students graded at once (default: CPU cores)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel")
+    parser.add_argument("--student-timeout", type=float, default=1800.0,
+                        help="wall-time cap per student in seconds")
+    parser.add_argument("--kernel-cpu", type=int, default=600,
+                        help="CPU-time cap per kernel in seconds")
+    parser.add_argument("--regrade", action="store_true",
+                        help="grade everyone again, even hand-ins graded by an earlier run")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run kernels without bubblewrap (limits only; prints a warning)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not find_submissions(REPO_ROOT):
+    root = Path(args.root)
+    if not find_submissions(root):
         print("Nothing to grade: put hand-ins in autograde/submitted/<student>/<assignment>/ "
-              "(see README, 'Instructor guide').")
+              "(see autograde/README.md).")
         return 0
     overrides = {"Execute.timeout": args.timeout} if args.timeout else {}
-    results = grade(REPO_ROOT, students=args.student, assignments=args.assignment,
-                    config_overrides=overrides)
+    try:
+        results = grade(root, students=args.student, assignments=args.assignment,
+                        config_overrides=overrides, jobs=args.jobs, resume=not args.regrade,
+                        sandbox=False if args.no_sandbox else None, memory_mb=args.memory_mb,
+                        student_timeout=args.student_timeout, kernel_cpu_seconds=args.kernel_cpu,
+                        progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print("\ninterrupted: grades merged so far are kept; run `make grade` again to resume.",
+              file=sys.stderr)
+        return 130
     print(summary_table(results))
     print("gradebook: autograde/gradebook.db  feedback: autograde/feedback/  "
           "grades: autograde/grades.csv")

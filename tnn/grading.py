@@ -28,10 +28,22 @@ __all__ = [
     "elementwise_cases",
 ]
 
-# Bound at import: test cells keep working even if a notebook rebinds these names later.
+# Bound at import: test cells keep working even if a notebook rebinds these names later
+# (``np.array = ...`` in an answer changes the attribute, not these references).
 _asarray = np.asarray
 _isfinite = np.isfinite
 _abs = np.abs
+_array = np.array
+_where_fn = np.where
+_argwhere = np.argwhere
+_errstate = np.errstate
+_ndarray = np.ndarray
+_generic = np.generic
+_floating = np.floating
+_float64 = np.float64
+_float32 = np.float32
+_dtype = np.dtype
+_default_rng = np.random.default_rng
 
 
 def route_warnings_to_stdout() -> None:
@@ -52,20 +64,20 @@ def route_warnings_to_stdout() -> None:
 
 def format_value(value, limit: int = 6) -> str:
     """Compact text for a number or small array, for messages."""
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _ndarray):
         if value.ndim == 0:
             return format_value(value[()])
         flat = value.ravel()
         body = ", ".join(format_value(v) for v in flat[:limit])
         more = f", ... ({value.size} values)" if value.size > limit else ""
         return f"array(shape={value.shape}, [{body}{more}])"
-    if isinstance(value, float | np.floating):
+    if isinstance(value, float | _floating):
         return f"{float(value):.6g}"
     return repr(value)
 
 
 def _type_name(value) -> str:
-    if isinstance(value, np.ndarray):
+    if isinstance(value, _ndarray):
         return f"ndarray of dtype {value.dtype} and shape {value.shape}"
     return type(value).__name__
 
@@ -86,7 +98,7 @@ def _to_float_array(got, name: str, expected: np.ndarray, where: str, hint: str)
             f"{name} returned a {type(got).__name__}{where}; expected an ndarray of shape "
             f"{expected.shape}. Use NumPy operations on the whole array (no Python loops)."
         )
-    if not isinstance(got, np.ndarray | np.generic | int | float):
+    if not isinstance(got, _ndarray | _generic | int | float):
         raise AssertionError(
             f"{name} returned {_type_name(got)}{where}; expected a NumPy array"
             f"{' of shape ' + str(expected.shape) if expected.ndim else ' or a float'}."
@@ -105,10 +117,10 @@ def _to_float_array(got, name: str, expected: np.ndarray, where: str, hint: str)
     if arr.shape != expected.shape:
         raise AssertionError(
             f"{name} returned shape {arr.shape}{where}; expected shape {expected.shape}. "
-            f"An elementwise function must keep its input's shape (check reductions, "
-            f"keepdims and reshapes)."
+            f"Check which axes your function reduces over and its keepdims and reshapes "
+            f"(an elementwise function keeps its input's shape)."
         )
-    return np.array(arr, dtype=np.float64, copy=True)
+    return _array(arr, dtype=_float64, copy=True)
 
 
 def assert_close(
@@ -147,15 +159,15 @@ def assert_close(
     AssertionError
         With a student-facing message.
     """
-    expected = np.array(expected, dtype=np.float64, copy=True)
+    expected = _array(expected, dtype=_float64, copy=True)
     where = _where(inputs)
     hint_text = f" Hint: {hint}" if hint else ""
     got_arr = _to_float_array(got, name, expected, where, hint)
     if require_float_dtype is not None:
         dtype = _asarray(got).dtype
-        if dtype != np.dtype(require_float_dtype):
+        if dtype != _dtype(require_float_dtype):
             raise AssertionError(
-                f"{name} returned dtype {dtype}{where}; expected {np.dtype(require_float_dtype)} "
+                f"{name} returned dtype {dtype}{where}; expected {_dtype(require_float_dtype)} "
                 f"(the input's dtype). Keep the input's dtype: avoid np.float64 constants and "
                 f"astype(float)."
             )
@@ -169,11 +181,11 @@ def assert_close(
             f"{format_value(expected[idx])}. NaN or inf usually means an overflow in exp() or "
             f"a 0/0 or inf/inf division.{hint_text}"
         )
-    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf is handled just below
+    with _errstate(invalid="ignore", over="ignore"):  # inf - inf is handled just below
         err = _abs(got_arr - expected)
     both_inf = ~_isfinite(expected) & (got_arr == expected)
-    err = np.where(both_inf, 0.0, err)
-    tol = atol + rtol * _abs(np.where(_isfinite(expected), expected, 0.0))
+    err = _where_fn(both_inf, 0.0, err)
+    tol = atol + rtol * _abs(_where_fn(_isfinite(expected), expected, 0.0))
     wrong = ~(err <= tol)
     if wrong.any():
         idx = _first_index(wrong)
@@ -190,7 +202,7 @@ def assert_close(
 def _first_index(mask: np.ndarray):
     if mask.ndim == 0:
         return ()
-    return tuple(int(i) for i in np.argwhere(mask)[0])
+    return tuple(int(i) for i in _argwhere(mask)[0])
 
 
 def _where(inputs: dict | None) -> str:
@@ -198,7 +210,7 @@ def _where(inputs: dict | None) -> str:
         return ""
     parts = []
     for key, value in inputs.items():
-        if isinstance(value, np.ndarray) and value.ndim > 0:
+        if isinstance(value, _ndarray) and value.ndim > 0:
             parts.append(f"{key} of shape {value.shape} and dtype {value.dtype}")
         else:
             parts.append(f"{key}={format_value(value)}")
@@ -209,9 +221,9 @@ def _input_at(inputs: dict | None, idx, shape) -> str:
     """Describe the input element behind output position ``idx``."""
     position = f"index {idx}" if idx != () else "the scalar input"
     for key, value in (inputs or {}).items():
-        if isinstance(value, np.ndarray) and value.shape == shape:
+        if isinstance(value, _ndarray) and value.shape == shape:
             return f"{key}{list(idx) if idx != () else ''} = {format_value(value[idx])}"
-        if isinstance(value, float | int | np.floating) and shape == ():
+        if isinstance(value, float | int | _floating) and shape == ():
             return f"{key} = {format_value(value)}"
     return position
 
@@ -268,8 +280,8 @@ def check_function(
             raise AssertionError(
                 f"{name} raised {type(err).__name__}: {err}{_where(shown)}."
             ) from err
-        first = next((v for v in case.values() if isinstance(v, np.ndarray)), None)
-        is32 = first is not None and first.dtype == np.float32
+        first = next((v for v in case.values() if isinstance(v, _ndarray)), None)
+        is32 = first is not None and first.dtype == _float32
         assert_close(
             got,
             expected,
@@ -283,7 +295,7 @@ def check_function(
 
 
 def _copy(value):
-    return value.copy() if isinstance(value, np.ndarray) else value
+    return value.copy() if isinstance(value, _ndarray) else value
 
 
 def check_torch_function(
@@ -308,7 +320,7 @@ def check_torch_function(
     device = torch.device(device)
     name = name or getattr(student_fn, "__name__", "your function")
     for array in arrays:
-        array = np.asarray(array)
+        array = _asarray(array)
         x = torch.as_tensor(array.copy(), device=device)
         try:
             got = student_fn(x)
@@ -339,7 +351,7 @@ def check_torch_function(
             raise AssertionError(
                 f"{name} returned dtype {got.dtype} for a {x.dtype} input; keep the input's dtype."
             )
-        is32 = array.dtype == np.float32
+        is32 = array.dtype == _float32
         assert_close(
             got.detach().cpu().numpy(),
             reference_fn(array.copy()),
@@ -357,16 +369,16 @@ def elementwise_cases(seed: int, *, scale: float = 5.0, extremes: bool = True) -
     A Python float, a (N,) float64 array, a (N, D) float32 array, values around 0 (the kink
     of ReLU-like functions) and, with ``extremes``, +-50 and +-1000 in float64 and float32.
     """
-    rng = np.random.default_rng(seed)
+    rng = _default_rng(seed)
     cases = [
         {"x": float(rng.normal() * scale)},
         {"x": rng.normal(size=17) * scale},
-        {"x": (rng.normal(size=(8, 5)) * scale).astype(np.float32)},
-        {"x": np.array([-3.0, -1e-3, 0.0, 1e-3, 3.0])},
+        {"x": (rng.normal(size=(8, 5)) * scale).astype(_float32)},
+        {"x": _array([-3.0, -1e-3, 0.0, 1e-3, 3.0])},
     ]
     if extremes:
         cases += [
-            {"x": np.array([-1000.0, -50.0, 50.0, 1000.0])},
-            {"x": np.array([[-1000.0, 1000.0], [-30.0, 30.0]], dtype=np.float32)},
+            {"x": _array([-1000.0, -50.0, 50.0, 1000.0])},
+            {"x": _array([[-1000.0, 1000.0], [-30.0, 30.0]], dtype=_float32)},
         ]
     return cases

@@ -1,0 +1,277 @@
+"""Checks on a hand-in before and after nbgrader grades it.
+
+Before: the notebook must exist and be valid JSON; an extra notebook is ignored and a
+renamed one is graded under its expected name, each with a flag. The code a student can
+edit is read (as Python, after IPython's own transformation of magics) for two things the
+kernel cannot be trusted to report:
+
+- **tampering**: rebinding what the locked cells imported (``check_function = ...``),
+  assigning to attributes of modules (``np.allclose = ...``, ``tnn.grading.x = ...``),
+  ``setattr``/``exec``/``eval``/``__import__``, ``sys.modules``, ``builtins``,
+  ``unittest.mock``, ``ctypes``, ``gc``, frame inspection, ``get_ipython().run_cell``.
+  Every autograded cell after the first tampering cell scores 0.
+- **reference imports**: importing the course library (``from tnn.activations import
+  sigmoid``) in an answer. The tests of every answer cell that uses an imported name (or
+  holds the import) score 0.
+
+After: the executed notebook is scanned for cells stopped by the time limit
+(``CellTimeoutError``) or the memory cap (``MemoryError``), which flag the hand-in.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+#: library modules a student may import in an answer (helpers, not reference solutions)
+ALLOWED_TNN = {"tnn.device", "tnn.grading"}
+FORBIDDEN_MODULES = {"ctypes", "gc", "builtins", "importlib", "unittest.mock", "mock",
+                     "inspect", "sys.modules", "__builtin__", "cffi"}
+FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",
+                   "vars", "breakpoint"}
+FORBIDDEN_ATTRS = {"modules", "__builtins__", "__dict__", "__globals__", "__code__",
+                   "__closure__", "f_globals", "f_locals", "f_back", "_getframe",
+                   "run_cell", "ex", "ev", "user_ns", "push", "system", "getoutput",
+                   "set_next_input"}
+SAFE_MAGICS = {"time", "timeit", "matplotlib", "precision", "who", "whos", "pinfo", "pinfo2"}
+
+
+@dataclass
+class Inspection:
+    """What the checks found in one notebook of one hand-in."""
+
+    flags: list[str] = field(default_factory=list)
+    zero_cells: set[str] = field(default_factory=set)  # grade ids that must score 0
+    fatal: str = ""  # non-empty: the notebook cannot be graded
+
+
+def _nbmeta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def to_python(source: str) -> str:
+    """A cell's source as the kernel would run it (magics become ``get_ipython()`` calls)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+def _import_bindings(tree: ast.AST) -> dict[str, str]:
+    """``{bound name: module}`` for the import statements at any depth of ``tree``."""
+    out = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                out[(a.asname or a.name).split(".")[0]] = a.name
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                out[a.asname or a.name] = f"{node.module}.{a.name}"
+    return out
+
+
+def _top_level_bindings(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        for sub in ast.walk(node) if not isinstance(
+                node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) else ():
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Store | ast.Del):
+                names.add(sub.id)
+            elif isinstance(sub, ast.Import | ast.ImportFrom):
+                for a in sub.names:
+                    names.add((a.asname or a.name).split(".")[0])
+            elif isinstance(sub, ast.Global | ast.Nonlocal):
+                names.update(sub.names)
+    return names
+
+
+def _global_decls(tree: ast.AST) -> set[str]:
+    return {n for node in ast.walk(tree) if isinstance(node, ast.Global) for n in node.names}
+
+
+def _root_name(node) -> str | None:
+    while isinstance(node, ast.Attribute | ast.Subscript):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _is_tnn(module: str) -> bool:
+    return module == "tnn" or module.startswith("tnn.")
+
+
+def tamper_reasons(tree: ast.AST, protected: set[str], modules: set[str]) -> list[str]:
+    """Why this code may change what the tests see (empty: nothing found)."""
+    reasons = []
+    top = _top_level_bindings(tree) if isinstance(tree, ast.Module) else set()
+    for name in sorted((top | _global_decls(tree)) & protected):
+        reasons.append(f"rebinds {name!r}, defined by a locked cell")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            if isinstance(node, ast.Import):
+                mods = [a.name for a in node.names]
+            else:
+                mods = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+            for m in mods:
+                if m in FORBIDDEN_MODULES or any(m.startswith(f + ".") for f in FORBIDDEN_MODULES):
+                    reasons.append(f"imports {m}")
+                    break
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.Delete):
+            targets = (node.targets if isinstance(node, ast.Assign | ast.Delete)
+                       else [node.target])
+            for t in targets:
+                for sub in ast.walk(t):
+                    if isinstance(sub, ast.Attribute | ast.Subscript):
+                        root = _root_name(sub)
+                        if root in modules or root in protected:
+                            reasons.append(f"assigns to {ast.unparse(sub)}")
+                            break
+        elif isinstance(node, ast.Call):
+            fn = node.func
+            if isinstance(fn, ast.Name) and fn.id in FORBIDDEN_CALLS:
+                reasons.append(f"calls {fn.id}()")
+            if isinstance(fn, ast.Attribute) and fn.attr in ("run_line_magic", "run_cell_magic"):
+                magic = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
+                if magic not in SAFE_MAGICS:
+                    reasons.append(f"runs the magic %{magic}")
+        elif isinstance(node, ast.Attribute) and node.attr in FORBIDDEN_ATTRS:
+            reasons.append(f"uses .{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__loader__"):
+            reasons.append(f"uses {node.id}")
+    return sorted(set(reasons))
+
+
+def _parse(source: str) -> ast.Module | None:
+    try:
+        return ast.parse(to_python(source))
+    except (SyntaxError, ValueError):
+        return None  # it will not run either: the kernel reports the error in that cell
+
+
+def analyse(student_nb, source_nb) -> Inspection:
+    """Static checks of the editable code of ``student_nb`` against its source notebook."""
+    result = Inspection()
+    locked_ids, test_ids = set(), []
+    protected: set[str] = set()
+    modules: set[str] = set()
+    order = []  # source cells in order: ("solution", id) or ("test", id)
+    for cell in source_nb.cells:
+        meta = _nbmeta(cell)
+        gid = meta.get("grade_id")
+        if meta.get("locked") or (meta.get("grade") and not meta.get("solution")):
+            locked_ids.add(gid)
+            if cell.cell_type == "code":
+                tree = _parse(cell.source)
+                if tree is not None:
+                    imports = _import_bindings(tree)
+                    protected.update(imports)
+                    modules.update(n for n, m in imports.items()
+                                   if "." not in m or m.rsplit(".", 1)[1][:1].islower())
+                    protected.update(n for n in _top_level_bindings(tree) if n.isupper())
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            order.append(("test", gid))
+            test_ids.append(gid)
+        elif meta.get("solution"):
+            order.append(("solution", gid))
+    tests_of: dict[str, list[str]] = {}
+    current = None
+    for kind, gid in order:
+        if kind == "solution":
+            current = gid
+            tests_of.setdefault(gid, [])
+        elif current is not None:
+            tests_of[current].append(gid)
+
+    # the student's editable code cells, in notebook order, with the answer cell each follows
+    editable = []
+    current = None
+    for cell in student_nb.cells:
+        meta = _nbmeta(cell)
+        gid = meta.get("grade_id")
+        if gid in tests_of:
+            current = gid
+        if cell.cell_type != "code" or gid in locked_ids:
+            continue  # nbgrader restores locked cells from the gradebook
+        editable.append((gid if gid in tests_of else None, current, cell.source))
+
+    student_modules = set(modules)
+    parsed = []
+    for gid, owner, source in editable:
+        tree = _parse(source)
+        if tree is not None:
+            student_modules.update(_import_bindings(tree))
+        parsed.append((gid, owner, tree))
+
+    ref_names: set[str] = set()
+    tampered_from = None
+    for gid, owner, tree in parsed:
+        if tree is None:
+            continue
+        imports = _import_bindings(tree)
+        refs = {n for n, m in imports.items() if _is_tnn(m) and not any(
+            m == a or m.startswith(a + ".") for a in ALLOWED_TNN)}
+        if refs:
+            ref_names |= refs
+            result.flags.append(f"imports the course library's reference ({', '.join(sorted(imports[n] for n in refs))}) "
+                                f"in {'answer ' + gid if gid else 'an added cell'}")
+            if owner:
+                result.zero_cells.update(tests_of.get(owner, []))
+        reasons = tamper_reasons(tree, protected, student_modules)
+        if reasons:
+            result.flags.append(f"tampering in {'answer ' + gid if gid else 'an added cell'}: "
+                                + "; ".join(reasons))
+            if tampered_from is None:
+                tampered_from = owner or ""
+    if ref_names:
+        for _gid, owner, tree in parsed:
+            if tree is not None and owner and any(
+                    isinstance(n, ast.Name) and n.id in ref_names for n in ast.walk(tree)):
+                result.zero_cells.update(tests_of.get(owner, []))
+    if tampered_from is not None:
+        # everything graded after the tampering cell: patches persist in the kernel
+        started = tampered_from == ""
+        for kind, gid in order:
+            if kind == "solution" and gid == tampered_from:
+                started = True
+            if started and kind == "test":
+                result.zero_cells.add(gid)
+        if tampered_from == "":
+            result.zero_cells.update(test_ids)
+    return result
+
+
+def read_notebook(path: Path):
+    """``(notebook, "")`` or ``(None, why it cannot be graded)``."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        json.loads(text)
+        nb = nbformat.reads(text, as_version=4)
+        if not isinstance(nb.get("cells"), list):
+            raise ValueError("no cells")
+        for cell in nb.cells:
+            if not isinstance(cell.get("source"), str):
+                raise ValueError("a cell without source text")
+        return nb, ""
+    except Exception as err:  # noqa: BLE001 - anything unreadable is reported, not raised
+        return None, f"{Path(path).name} is not a valid notebook ({type(err).__name__}: {str(err)[:200]})"
+
+
+def runtime_flags(executed_nb) -> list[str]:
+    """Flags from an executed notebook: cells stopped by the time limit or the memory cap."""
+    flags = []
+    for cell in executed_nb.cells:
+        if cell.cell_type != "code":
+            continue
+        where = _nbmeta(cell).get("grade_id") or "an added cell"
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            if out.get("ename") == "CellTimeoutError":
+                flags.append(f"time limit hit in {where}")
+            elif out.get("ename") == "MemoryError":
+                flags.append(f"memory cap hit in {where} (MemoryError)")
+    return flags

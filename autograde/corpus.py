@@ -1,0 +1,255 @@
+"""Generated hand-ins for testing and benchmarking the grader.
+
+Every hand-in is built from a real assignment: the released notebook with each answer cell
+filled in from the solution notebook (markers removed), then altered. ``hostile(aid)``
+returns the corpus of broken and hostile hand-ins, each with the outcome it must get; the
+corpus is generic (it needs only the assignment's cell structure) except the cases that
+name a function of assignment 01, which apply to that assignment only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograde.course import REPO_ROOT
+
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def strip_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
+
+
+def load(aid: str, root: Path = REPO_ROOT):
+    solution = nbformat.read(root / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    release = nbformat.read(root / "exercises" / aid / f"{aid}.ipynb", as_version=4)
+    return solution, release
+
+
+def filled_in(aid: str, root: Path = REPO_ROOT, replace: dict | None = None):
+    """The released notebook answered as in the solution; ``replace`` maps grade_id→source."""
+    solution, release = load(aid, root)
+    answers = {_meta(c)["grade_id"]: c.source for c in solution.cells if _meta(c).get("solution")}
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        gid = _meta(cell).get("grade_id")
+        if _meta(cell).get("solution"):
+            cell.source = strip_markers(answers[gid])
+        if replace and gid in replace:
+            cell.source = replace[gid]
+    return nb
+
+
+def structure(aid: str, root: Path = REPO_ROOT):
+    """``(answers, tests_of, points)``: answer cells in order, the test cells after each
+    (until the next answer), and the points of every autograded test cell."""
+    solution, _ = load(aid, root)
+    answers, tests_of, points, current = [], {}, {}, None
+    for cell in solution.cells:
+        m = _meta(cell)
+        if m.get("solution") and cell.cell_type == "code":
+            current = m["grade_id"]
+            answers.append(current)
+            tests_of[current] = []
+        elif m.get("grade") and not m.get("solution"):
+            points[m["grade_id"]] = float(m["points"])
+            if current:
+                tests_of[current].append(m["grade_id"])
+    return answers, tests_of, points
+
+
+@dataclass
+class Case:
+    """A hand-in and what grading it must give.
+
+    ``ok``: graded (False: the student is reported as failed, with ``error``; None: either,
+    e.g. the memory cap may raise MemoryError in the cell, kill the kernel, or leave it too
+    short of memory to answer).
+    ``lose``: autograded cells that must score 0 (None: every cell scores 0).
+    ``keep``: when given, exactly these cells keep full marks and all others score 0.
+    ``flag``: a substring one of the hand-in's flags (or its error) must contain.
+    ``at_least``: ``lose`` is a lower bound (e.g. memory still held after a MemoryError may
+    make later cells fail too); no cell may score more than the solution anyway.
+    """
+
+    name: str
+    files: dict  # file name -> notebook node, or bytes (written as is)
+    ok: bool | None = True
+    lose: set | None = field(default_factory=set)
+    flag: str = ""
+    at_least: bool = False  # ``lose`` is a lower bound: other cells may score 0 too
+
+
+def _with_cell(nb, gid, mutate):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for cell in nb.cells:
+        if _meta(cell).get("grade_id") == gid:
+            mutate(cell)
+            break
+    return nb
+
+
+def _answer_source(nb, gid):
+    return next(c.source for c in nb.cells if _meta(c).get("grade_id") == gid)
+
+
+def hostile(aid: str, root: Path = REPO_ROOT) -> list[Case]:
+    """The corpus of broken and hostile hand-ins for assignment ``aid``."""
+    answers, tests_of, points = structure(aid, root)
+    first, second = answers[0], answers[1]
+    last = answers[-1]
+    good = filled_in(aid, root)
+    fname = f"{aid}.ipynb"
+    all_tests = set(points)
+
+    def dependents(gid):
+        """Tests of later answers whose solution calls a function defined in answer ``gid``."""
+        import ast
+
+        sol = {_meta(c)["grade_id"]: strip_markers(c.source) for c in load(aid, root)[0].cells
+               if _meta(c).get("solution") and c.cell_type == "code"}
+        defined = {n.name for n in ast.walk(ast.parse(sol[gid])) if isinstance(n, ast.FunctionDef)}
+        out = set()
+        for other in answers[answers.index(gid) + 1:]:
+            used = {n.id for n in ast.walk(ast.parse(sol[other])) if isinstance(n, ast.Name)}
+            if used & defined:
+                out |= set(tests_of[other])
+        return out
+
+    def sub(nb):
+        return {fname: nb}
+
+    def prepend(gid, code):
+        return filled_in(aid, root, {gid: code + "\n" + _answer_source(good, gid)})
+
+    def append(gid, code):
+        return filled_in(aid, root, {gid: _answer_source(good, gid) + "\n" + code})
+
+    broken_first = filled_in(aid, root, {first: re.sub(
+        r"return .*", "return x * 0", _answer_source(good, first), count=1)})
+    cases = [
+        Case("solution", sub(good)),
+        # an infinite loop costs its cell (time limit); later cells are still graded
+        Case("infinite_loop", sub(prepend(first, "while True:\n    pass")),
+             lose=set(tests_of[first]) | dependents(first), flag="time limit"),
+        # a loop that swallows the interrupt: stopped by the time caps, never full marks
+        Case("ignores_interrupt", sub(append(first, (
+            "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))),
+             ok=False, lose=None, flag="time limit"),
+        # the function is defined before sys.exit(): only that cell reports an error
+        Case("sys_exit", sub(append(second, "import sys\nsys.exit()")), flag=""),
+        Case("os_exit", sub(append(second, "import os\nos._exit(0)")), ok=False, flag="kernel died"),
+        Case("kill_kernel", sub(append(second, "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")),
+             ok=False, flag="kernel died"),
+        Case("syntax_error", sub(filled_in(aid, root, {second: _answer_source(good, second)
+                                                        + "\n    return (\n"})),
+             lose=set(tests_of[second]) | dependents(second)),
+        # a wrong first answer whose test the student emptied / deleted: restored, so it fails
+        Case("edited_locked_test", sub(_with_cell(broken_first, tests_of[first][0],
+                                                  lambda c: setattr(c, "source", "pass"))),
+             lose=set(tests_of[first]) | dependents(first)),
+        Case("deleted_test_cell", sub(_delete_cell(broken_first, tests_of[first][-1])),
+             lose=set(tests_of[first]) | dependents(first)),
+        Case("raised_points", sub(_with_cell(good, tests_of[first][0],
+                                             lambda c: c.metadata.nbgrader.update(points=1000)))),
+        Case("fake_grade_cell", sub(_add_fake_grade_cell(good)), flag="unknown graded cell"),
+        Case("changed_kernelspec", sub(_kernelspec(good))),
+        Case("duplicated_grade_id", sub(_duplicate(good, tests_of[first][0])), flag="duplicated"),
+        Case("duplicated_answer_id", sub(_duplicate(good, first)), flag="duplicated"),
+        Case("stderr_warning", sub(append(first, "import sys\nprint('DeprecationWarning: just a note', file=sys.stderr)\n"
+                                                 "import warnings\nwarnings.warn('a harmless warning')"))),
+        Case("huge_output", sub(prepend(first, "for _i in range(10**7):\n    print(_i)")),
+             lose=set(tests_of[first]) | dependents(first), flag="time limit"),
+        # grows by 128 MiB of address space a step until the cap stops it
+        Case("memory_growth", sub(prepend(first, "import numpy\n_hog = []\nwhile True:\n"
+                                                 "    _hog.append(numpy.empty(2**24))")),
+             ok=None, lose=set(tests_of[first]) | dependents(first), at_least=True, flag="memory"),
+        Case("corrupt_json", {fname: b'{"cells": [ this is not json'}, ok=False, flag="not a valid notebook"),
+        Case("missing_notebook", {"notes.txt": b"I forgot my notebook"}, ok=False, flag="missing notebook"),
+        Case("renamed_notebook", {f"{aid}_final.ipynb": good}, flag="renamed"),
+        Case("extra_notebook", {fname: good, "scratch.ipynb": good}, flag="extra notebook"),
+        Case("blank", sub(load(aid, root)[1]), lose=None),
+        Case("tamper_late", sub(append(last, "import numpy\nnumpy.allclose = lambda *a, **k: True")),
+             lose=set(tests_of[last]), flag="tampering"),
+    ]
+    if aid == "01_activations":
+        wrong = "def sigmoid(x):\n    return x * 0.0\n"
+        cases += [
+            Case("patch_allclose", sub(filled_in(aid, root, {first: wrong + "np.allclose = lambda *a, **k: True\n"
+                                                              "np.testing.assert_allclose = lambda *a, **k: None"})),
+                 lose=all_tests, flag="tampering"),
+            Case("patch_helpers", sub(filled_in(aid, root, {first: wrong + "check_function = lambda *a, **k: None"})),
+                 lose=all_tests, flag="tampering"),
+            Case("patch_helper_module", sub(filled_in(aid, root, {first: wrong + (
+                "import tnn.grading as _g\n_g.assert_close = lambda *a, **k: None")})),
+                 lose=all_tests, flag="tampering"),
+            Case("eq_always_true", sub(filled_in(aid, root, {first: (
+                "class _Yes:\n    def __eq__(self, other):\n        return True\n"
+                "    __array_priority__ = 1000\n\ndef sigmoid(x):\n    return _Yes()\n")})),
+                 lose=set(tests_of[first]) | dependents(first)),
+            Case("wrong_type", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return list(np.ravel(1 - np.tanh(x) ** 2))"})),
+                 lose=set(tests_of["tanh_grad"])),
+            Case("wrong_dtype", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return (1 - np.tanh(x) ** 2) > 0.5"})),
+                 lose=set(tests_of["tanh_grad"])),
+            Case("wrong_shape", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return np.ravel(1 - np.tanh(x) ** 2)[:1]"})),
+                 lose=set(tests_of["tanh_grad"])),
+            Case("reference_import", sub(filled_in(aid, root, {"tanh_grad": (
+                "from tnn.activations import tanh_grad as _tg\n\ndef tanh_grad(x):\n    return _tg(x)")})),
+                 lose=set(tests_of["tanh_grad"]), flag="reference"),
+        ]
+    return cases
+
+
+def _delete_cell(nb, gid):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != gid]
+    return nb
+
+
+def _add_fake_grade_cell(nb):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cell = nbformat.v4.new_code_cell("print('free points')")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus", "locked": False,
+                                 "points": 50, "schema_version": 3, "solution": False,
+                                 "task": False}
+    nb.cells.append(cell)
+    return nb
+
+
+def _kernelspec(nb):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    nb.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
+    return nb
+
+
+def _duplicate(nb, gid):
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    for i, cell in enumerate(nb.cells):
+        if _meta(cell).get("grade_id") == gid:
+            copy = nbformat.from_dict(json.loads(json.dumps(cell)))
+            copy.source = "pass"
+            nb.cells.insert(i + 1, copy)
+            break
+    return nb
+
+
+def write(case: Case, submitted: Path, student: str, aid: str) -> None:
+    folder = submitted / student / aid
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in case.files.items():
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            with warnings.catch_warnings():  # duplicated cell ids are part of some cases
+                warnings.simplefilter("ignore")
+                nbformat.write(content, folder / name)

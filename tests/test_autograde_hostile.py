@@ -1,0 +1,159 @@
+"""Broken and hostile hand-ins of assignment 01, graded end to end in one parallel batch.
+
+The corpus (autograde/corpus.py) is built from the real assignment. Each case asserts its
+outcome: which cells score 0, which keep full marks, whether the student is reported as
+failed, and the flag an instructor sees. No case may earn more than the solution, and no
+case may stop the others from being graded.
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from autograde import corpus
+from autograde.course import REPO_ROOT, GradeResult, assignment_ids, grade
+
+AID = "01_activations"
+CASES = {c.name: c for c in corpus.hostile(AID)}
+CELL_TIMEOUT = 6  # seconds per cell: small, so the corpus stays fast
+FEEDBACK = {"patch_helpers", "edited_locked_test", "huge_output"}  # feedback checked below
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory):
+    """Grade the whole corpus once per test run, even when several xdist workers ask for it
+    (they share the result through a lock file in pytest's common temporary folder)."""
+    import fcntl
+    import json
+    import os
+
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # this run only
+    with open(shared / "hostile.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = shared / "hostile.json"
+        if done.exists():
+            saved = json.loads(done.read_text())
+            return Path(saved["root"]), {r["student"]: GradeResult(**r) for r in saved["results"]}
+        root = tmp_path_factory.mktemp("hostile")
+        for folder in ("solutions", "exercises"):
+            shutil.copytree(REPO_ROOT / folder / AID, root / folder / AID)
+        for name, case in CASES.items():
+            corpus.write(case, root / "autograde" / "submitted", name, AID)
+        results = grade(root, progress=False, jobs=2,
+                        config_overrides={"Execute.timeout": CELL_TIMEOUT},
+                        student_timeout=150, kernel_cpu_seconds=25, feedback=FEEDBACK)
+        done.write_text(json.dumps({"root": str(root), "results": [r.__dict__ for r in results]}))
+        return root, {r.student: r for r in results}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_hand_in(graded, name):
+    root, results = graded
+    case, r = CASES[name], results[name]
+    _, _, points = corpus.structure(AID)
+    text = " | ".join(r.flags) + " | " + r.error
+    if case.flag:
+        assert case.flag in text, f"{name}: expected a flag containing {case.flag!r}, got {text!r}"
+    if case.ok is False or (case.ok is None and not r.ok):
+        assert not r.ok or all(r.cells[k][0] == 0 for k in points), (
+            f"{name}: must be reported as failed (or score 0), got {r}")
+        return
+    assert r.ok, f"{name}: must be graded, got error {r.error!r}"
+    full = results["solution"]
+    assert r.max_score == full.max_score, f"{name}: max score changed to {r.max_score}"
+    assert set(r.cells) == set(full.cells), f"{name}: grade cells changed"
+    lose = set(points) if case.lose is None else case.lose
+    got = {k: r.cells[k][0] for k in points}
+    expected = {k: (0.0 if k in lose else points[k]) for k in points}
+    if case.at_least:
+        expected = {k: v for k, v in expected.items() if k in lose}
+        assert all(got[k] <= points[k] for k in points)
+        got = {k: got[k] for k in expected}
+    assert got == expected, f"{name}: expected {expected}, got {got}"
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
+def test_batch_report_and_feedback(graded):
+    root, results = graded
+    assert set(results) == set(CASES)
+    full = results["solution"]
+    assert full.ok and full.score == full.max_score - 2  # all but the hand-graded answer
+    assert not full.flags
+    for r in results.values():
+        assert not r.ok or r.score <= full.score
+    rows = {row["student"]: row for row in csv.DictReader(open(root / "autograde" / "grades.csv"))}
+    assert set(rows) == set(CASES)
+    assert rows["solution"]["status"] == "graded"
+    assert float(rows["solution"][f"{AID}:test_sigmoid_hidden"]) == 2
+    assert rows["corrupt_json"]["status"].startswith("failed")
+    # feedback: visible-test messages shown, hidden tests' code not, output kept small
+    html = (root / "autograde" / "feedback" / "patch_helpers" / AID / f"{AID}.html").read_text()
+    assert "elementwise_cases(101)" not in html and "BEGIN HIDDEN TESTS" not in html
+    wrong = (root / "autograde" / "feedback" / "edited_locked_test" / AID / f"{AID}.html").read_text()
+    assert "sigmoid is wrong at" in wrong and "elementwise_cases(101)" not in wrong
+    huge = root / "autograde" / "feedback" / "huge_output" / AID / f"{AID}.html"
+    assert huge.stat().st_size < 2_000_000
+
+
+@pytest.mark.parametrize("aid", assignment_ids(REPO_ROOT))
+def test_checks_do_not_flag_honest_work(aid):
+    """The static checks never flag the solution or the blank release of any assignment."""
+    import nbformat
+
+    from autograde.checks import analyse
+
+    source = nbformat.read(REPO_ROOT / "solutions" / aid / f"{aid}.ipynb", as_version=4)
+    for nb in (corpus.filled_in(aid), corpus.load(aid)[1]):
+        found = analyse(nb, source)
+        assert not found.flags and not found.zero_cells, found
+
+
+def test_checks_catch_tampering_and_reference_imports():
+    import nbformat
+
+    from autograde.checks import analyse
+
+    source = nbformat.read(REPO_ROOT / "solutions" / AID / f"{AID}.ipynb", as_version=4)
+    _, tests_of, points = corpus.structure(AID)
+    patches = {
+        "np.testing.assert_allclose = print": "assigns to np.testing",
+        "setattr(np, 'allclose', lambda *a: True)": "calls setattr()",
+        "exec('check_function = print')": "calls exec()",
+        "import sys\nsys.modules['numpy'] = None": "uses .modules",
+        "from unittest import mock": "imports unittest",
+        "ref = None": "rebinds 'ref'",
+        "%run other.py": "magic %run",
+    }
+    for code, reason in patches.items():
+        nb = corpus.filled_in(AID, replace={"relu": code + "\n" + corpus._answer_source(
+            corpus.filled_in(AID), "relu")})
+        found = analyse(nb, source)
+        assert any(reason in f for f in found.flags), (code, found.flags)
+        assert set(tests_of["relu"]) <= found.zero_cells
+        assert not set(tests_of["sigmoid"]) & found.zero_cells  # earlier cells keep points
+    nb = corpus.filled_in(AID, replace={"relu": "import tnn.activations as A\nrelu = A.relu\n"
+                                                "relu_grad = A.relu_grad"})
+    found = analyse(nb, source)
+    assert found.zero_cells == set(tests_of["relu"]) and "reference" in found.flags[0]
+
+
+def test_grading_helpers_ignore_patched_numpy(monkeypatch):
+    """Patching NumPy after the helpers are imported does not change their verdict."""
+    import numpy as np
+
+    from tnn.grading import check_function
+
+    def wrong(x):
+        return x * 0.0
+
+    for name in ("allclose", "array", "where", "abs", "isfinite", "argwhere"):
+        monkeypatch.setattr(np, name, lambda *a, **k: True)
+    monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
+    with pytest.raises(AssertionError, match="wrong at"):
+        check_function(wrong, lambda x: x + 1.0, [{"x": np.ones(3)}])
