@@ -34,6 +34,7 @@ FORBIDDEN_MODULES = {"ctypes", "gc", "builtins", "importlib", "unittest.mock", "
 FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",
                    "vars", "breakpoint"}
 FORBIDDEN_ATTRS = {"modules", "__builtins__", "__dict__", "__globals__", "__code__",
+                   "__setattr__", "__delattr__", "__defaults__", "__kwdefaults__",
                    "__closure__", "f_globals", "f_locals", "f_back", "_getframe",
                    "run_cell", "ex", "ev", "user_ns", "push", "system", "getoutput",
                    "set_next_input"}

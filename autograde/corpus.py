@@ -178,6 +178,9 @@ def hostile(aid: str, root: Path = REPO_ROOT) -> list[Case]:
         Case("missing_notebook", {"notes.txt": b"I forgot my notebook"}, ok=False, flag="missing notebook"),
         Case("renamed_notebook", {f"{aid}_final.ipynb": good}, flag="renamed"),
         Case("extra_notebook", {fname: good, "scratch.ipynb": good}, flag="extra notebook"),
+        # an answer cell turned into markdown: nbgrader restores the cell type from the
+        # gradebook and runs the student's code, so a correct answer keeps its points
+        Case("cell_type_changed", sub(_with_cell(good, second, _to_markdown))),
         Case("blank", sub(load(aid, root)[1]), lose=None),
         Case("tamper_late", sub(append(last, "import numpy\nnumpy.allclose = lambda *a, **k: True")),
              lose=set(tests_of[last]), flag="tampering"),
@@ -203,11 +206,22 @@ def hostile(aid: str, root: Path = REPO_ROOT) -> list[Case]:
                  lose=set(tests_of["tanh_grad"])),
             Case("wrong_shape", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return np.ravel(1 - np.tanh(x) ** 2)[:1]"})),
                  lose=set(tests_of["tanh_grad"])),
+            Case("patch_torch_allclose", sub(filled_in(aid, root, {"elu_torch": (
+                "import torch\ntorch.allclose = lambda *a, **k: True\n"
+                "torch.testing.assert_close = lambda *a, **k: None\n\n"
+                "def elu_torch(x, alpha=1.0):\n    return x * 0.0")})),
+                 lose=set(tests_of["elu_torch"]), flag="tampering"),
             Case("reference_import", sub(filled_in(aid, root, {"tanh_grad": (
                 "from tnn.activations import tanh_grad as _tg\n\ndef tanh_grad(x):\n    return _tg(x)")})),
                  lose=set(tests_of["tanh_grad"]), flag="reference"),
         ]
     return cases
+
+
+def _to_markdown(cell):
+    cell.cell_type = "markdown"
+    cell.pop("outputs", None)
+    cell.pop("execution_count", None)
 
 
 def _delete_cell(nb, gid):

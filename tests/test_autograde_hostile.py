@@ -129,6 +129,8 @@ def test_checks_catch_tampering_and_reference_imports():
         "from unittest import mock": "imports unittest",
         "ref = None": "rebinds 'ref'",
         "%run other.py": "magic %run",
+        "import tnn.grading as g\ng.__setattr__('assert_close', print)": "uses .__setattr__",
+        "check_function.__defaults__ = (None,)": "uses .__defaults__",
     }
     for code, reason in patches.items():
         nb = corpus.filled_in(AID, replace={"relu": code + "\n" + corpus._answer_source(

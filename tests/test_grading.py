@@ -105,6 +105,22 @@ def test_grading_round_trip(aid, tmp_path):
     assert lost == bug.LOSES, f"expected to lose exactly {bug.LOSES}, lost {lost}"
     assert all(buggy[k][0] == 0 for k in bug.LOSES)
 
+    # the written answers wait for the instructor in formgrader (nbgrader's own API is what
+    # its manual-grading pages call), and a manual score counts in the total
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{tmp_path / 'autograde' / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(aid, "solution")
+        nb_sub = sub.notebooks[0]
+        waiting = {g.name for g in nb_sub.grades if g.needs_manual_grade}
+        assert waiting == set(manual) and nb_sub.needs_manual_grade
+        before = sub.score
+        for g in nb_sub.grades:
+            if g.name in manual:
+                g.manual_score = manual[g.name]
+        gb.db.commit()
+        assert sub.score == before + sum(manual.values()) == sub.max_score
+
     # feedback HTML for every student, and grades.csv with one row per hand-in
     for student in hand_ins:
         assert list((tmp_path / "autograde" / "feedback" / student / aid).glob("*.html"))
