@@ -92,3 +92,19 @@ def check_choice(value, name: str, choices) -> str:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {allowed}; got {_describe(value)}.")
     return value
+
+
+def check_weight_chain(x_shape, weight_shapes) -> None:
+    """Check that a batch of shape (N, D) can flow through matrices (D, D1), (D1, D2), ..."""
+    if len(x_shape) != 2:
+        raise ValueError(f"x must have shape (N, D); got shape {tuple(x_shape)}.")
+    if len(weight_shapes) == 0:
+        raise ValueError("weights must hold at least one (D_in, D_out) matrix.")
+    d = x_shape[1]
+    for i, shape in enumerate(weight_shapes):
+        if len(shape) != 2 or shape[0] != d:
+            raise ValueError(
+                f"weights[{i}] must have shape ({d}, D_out) to follow an input of width {d}; "
+                f"got {tuple(shape)}."
+            )
+        d = shape[1]

@@ -23,7 +23,14 @@ import numpy as np
 import scipy.special
 import torch
 
-from tnn._validate import _describe, as_float_array, check_choice, check_positive, check_real
+from tnn._validate import (
+    _describe,
+    as_float_array,
+    check_choice,
+    check_positive,
+    check_real,
+    check_weight_chain,
+)
 
 __all__ = [
     "SELU_ALPHA",
@@ -742,15 +749,7 @@ def _dead(z: np.ndarray, activation: str) -> float:
 
 def _check_probe(x_shape, weight_shapes, activation):
     check_choice(activation, "activation", tuple(ELEMENTWISE))
-    if len(x_shape) != 2:
-        raise ValueError(f"x must have shape (N, D); got shape {x_shape}.")
-    if len(weight_shapes) == 0:
-        raise ValueError("weights must hold at least one (D_in, D_out) matrix.")
-    d = x_shape[1]
-    for i, shape in enumerate(weight_shapes):
-        if len(shape) != 2 or shape[0] != d:
-            raise ValueError(f"weights[{i}] must have shape ({d}, D_out); got {shape}.")
-        d = shape[1]
+    check_weight_chain(x_shape, weight_shapes)
 
 
 def probe_deep_network(x, weights: Sequence, activation: str = "tanh", dout=None) -> dict:

@@ -33,7 +33,13 @@ import numpy as np
 import torch
 
 from tnn import activations as A
-from tnn._validate import _describe, as_float_array, check_choice, check_positive
+from tnn._validate import (
+    _describe,
+    as_float_array,
+    check_choice,
+    check_positive,
+    check_weight_chain,
+)
 
 __all__ = [
     "fan_in",
@@ -376,21 +382,6 @@ def _as_scheme(scheme) -> InitScheme:
 # --------------------------------------------------------------------------------------------
 # Layer statistics: the forward pass of the experiment
 # --------------------------------------------------------------------------------------------
-def _check_chain(x_shape, weight_shapes):
-    if len(x_shape) != 2:
-        raise ValueError(f"x must have shape (N, D); got shape {x_shape}.")
-    if len(weight_shapes) == 0:
-        raise ValueError("weights must hold at least one (D_in, D_out) matrix.")
-    d = x_shape[1]
-    for i, shape in enumerate(weight_shapes):
-        if len(shape) != 2 or shape[0] != d:
-            raise ValueError(
-                f"weights[{i}] must have shape ({d}, D_out) to follow an input of width {d}; "
-                f"got {shape}."
-            )
-        d = shape[1]
-
-
 def _hist_range(activation: str, values_min: float, values_max: float) -> tuple[float, float]:
     if activation in ("tanh", "sigmoid"):
         return (-1.0, 1.0) if activation == "tanh" else (0.0, 1.0)
@@ -441,7 +432,7 @@ def layer_statistics(x, weights: Sequence, activation: str = "tanh", bins: int =
     weights = [as_float_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
     check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     bins = _check_int(bins, "bins")
-    _check_chain(x.shape, [w.shape for w in weights])
+    check_weight_chain(x.shape, [w.shape for w in weights])
     scales = _check_scales(scales, len(weights))
     f, df, _ = A.ELEMENTWISE[activation]
     h, acts, zs = x, [], []
@@ -499,7 +490,7 @@ def layer_statistics_torch(x, weights: Sequence, activation: str = "tanh", bins:
     weights = [_as_tensor(w, f"weights[{i}]", like=x) for i, w in enumerate(weights)]
     check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     bins = _check_int(bins, "bins")
-    _check_chain(tuple(x.shape), [tuple(w.shape) for w in weights])
+    check_weight_chain(tuple(x.shape), [tuple(w.shape) for w in weights])
     scales = _check_scales(scales, len(weights))
     f = A._TORCH_TWINS[activation][0]
     backward = dout is not None
@@ -800,7 +791,7 @@ def lsuv_init(x, weights: Sequence, activation: str = "relu", tol: float = 0.01,
     check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     tol = check_positive(tol, "tol")
     max_iter = _check_int(max_iter, "max_iter")
-    _check_chain(x.shape, [w.shape for w in weights])
+    check_weight_chain(x.shape, [w.shape for w in weights])
     f = A.ELEMENTWISE[activation][0]
     h = x
     before, after, iters = [], [], []
@@ -828,7 +819,7 @@ def lsuv_init_torch(x, weights: Sequence, activation: str = "relu", tol: float =
     check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     tol = check_positive(tol, "tol")
     max_iter = _check_int(max_iter, "max_iter")
-    _check_chain(tuple(x.shape), [tuple(w.shape) for w in weights])
+    check_weight_chain(tuple(x.shape), [tuple(w.shape) for w in weights])
     f = A._TORCH_TWINS[activation][0]
     h = x
     before, after, iters = [], [], []
