@@ -78,6 +78,16 @@ def hidden_paths(*roots: Path) -> list[str]:
     return sorted(set(out))
 
 
+def kept_paths() -> list[str]:
+    """What the kernel needs to start: the environment and the course library.
+
+    They are bound again (read-only) after the private ``/tmp`` is mounted, so that a
+    course cloned under ``/tmp`` (as CI machines do) still has a working kernel.
+    """
+    here = Path(__file__).resolve().parent.parent
+    return sorted({str(here), str(Path(sys.prefix).resolve())})
+
+
 def write_kernelspec(
     dest: Path,
     *,
@@ -97,6 +107,7 @@ def write_kernelspec(
     policy = {
         "bwrap": bool(use_bwrap),
         "hide": hidden_paths(*roots),
+        "keep": kept_paths(),
         "memory_mb": int(memory_mb),
         "cpu_seconds": int(cpu_seconds),
         "file_mb": DEFAULT_FILE_MB,
@@ -119,6 +130,9 @@ def write_kernelspec(
 def bwrap_command(policy: dict, cwd: str, runtime_dirs: list[str]) -> list[str]:
     cmd = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev",
            "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in policy.get("keep", []):  # under /tmp they were just covered
+        if path.startswith("/tmp/"):
+            cmd += ["--ro-bind", path, path]
     for d in runtime_dirs:  # connection file and the kernel's Unix sockets
         d = os.path.abspath(d)
         if d in ("/", "/tmp") or any(h.startswith(d.rstrip("/") + "/") for h in policy["hide"]):
