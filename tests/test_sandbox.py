@@ -126,3 +126,22 @@ def test_kernelspec_hides_course_secrets(tmp_path):
     for name in ("solutions", "tests", ".git", "autograde"):
         assert str(REPO_ROOT / name) in policy["hide"]
     assert policy["bwrap"] and policy["memory_mb"] > 0 and policy["cpu_seconds"] > 0
+
+
+def test_a_course_cloned_under_tmp_keeps_its_environment(tmp_path):
+    """The private /tmp must not hide the kernel's own environment and library (CI clones
+    under /tmp), and what is hidden is hidden after they are bound back."""
+    course = tmp_path / "clone"
+    for name in ("solutions", "autograde/.work/s/a", ".venv"):
+        (course / name).mkdir(parents=True)
+    course = str(course)
+    assert course.startswith("/tmp/")
+    policy = {"hide": sandbox.hidden_paths(course), "keep": [course, f"{course}/.venv", "/usr"]}
+    cmd = sandbox.bwrap_command(policy, cwd=f"{course}/autograde/.work/s/a", runtime_dirs=[])
+    pairs = list(zip(cmd, cmd[1:], cmd[2:], strict=False))
+    tmpfs_tmp = pairs.index(("--tmpfs", "/tmp", "--ro-bind"))
+    keep = pairs.index(("--ro-bind", course, course))
+    assert tmpfs_tmp < keep
+    assert ("--ro-bind", "/usr", "/usr") not in pairs  # outside /tmp: already visible
+    hide = list(zip(cmd, cmd[1:], strict=False)).index(("--tmpfs", f"{course}/solutions"))
+    assert keep < hide
