@@ -103,8 +103,16 @@ def _answer_source(nb, gid):
     return next(c.source for c in nb.cells if _meta(c).get("grade_id") == gid)
 
 
-def hostile(aid: str, root: Path = REPO_ROOT) -> list[Case]:
-    """The corpus of broken and hostile hand-ins for assignment ``aid``."""
+#: cases that test how the grader handles a kernel (caps, crashes, floods), not how it reads
+#: an assignment's structure: one assignment is enough to exercise them
+RUNTIME_CASES = {"ignores_interrupt", "os_exit", "kill_kernel", "huge_output", "memory_growth"}
+
+
+def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case]:
+    """The corpus of broken and hostile hand-ins for assignment ``aid``.
+
+    ``runtime=False`` leaves out :data:`RUNTIME_CASES` (the slow ones: each waits for a cap).
+    """
     answers, tests_of, points = structure(aid, root)
     first, second = answers[0], answers[1]
     last = answers[-1]
@@ -185,6 +193,8 @@ def hostile(aid: str, root: Path = REPO_ROOT) -> list[Case]:
         Case("tamper_late", sub(append(last, "import numpy\nnumpy.allclose = lambda *a, **k: True")),
              lose=set(tests_of[last]), flag="tampering"),
     ]
+    if not runtime:
+        cases = [c for c in cases if c.name not in RUNTIME_CASES]
     if aid == "01_activations":
         wrong = "def sigmoid(x):\n    return x * 0.0\n"
         cases += [

@@ -1,9 +1,10 @@
-"""Broken and hostile hand-ins of assignment 01, graded end to end in one parallel batch.
+"""Broken and hostile hand-ins of every assignment, graded end to end in one parallel batch.
 
-The corpus (autograde/corpus.py) is built from the real assignment. Each case asserts its
-outcome: which cells score 0, which keep full marks, whether the student is reported as
-failed, and the flag an instructor sees. No case may earn more than the solution, and no
-case may stop the others from being graded.
+The corpus (autograde/corpus.py) is built from each real assignment: the generic cases for
+every assignment (a new one is covered automatically), plus the cases that name assignment
+01's functions. Each case asserts its outcome: which cells score 0, which keep full marks,
+whether the student is reported as failed, and the flag an instructor sees. No case may
+earn more than the solution, and no case may stop the others from being graded.
 """
 
 import csv
@@ -15,8 +16,10 @@ import pytest
 from autograde import corpus
 from autograde.course import REPO_ROOT, GradeResult, assignment_ids, grade
 
-AID = "01_activations"
-CASES = {c.name: c for c in corpus.hostile(AID)}
+AID = "01_activations"  # the assignment whose feedback and CSV are checked in detail
+ASSIGNMENTS = assignment_ids(REPO_ROOT)
+# the runtime cases (caps, crashes, floods) on assignment 01; every other case everywhere
+CASES = {(aid, c.name): c for aid in ASSIGNMENTS for c in corpus.hostile(aid, runtime=aid == AID)}
 CELL_TIMEOUT = 6  # seconds per cell: small, so the corpus stays fast
 FEEDBACK = {"patch_helpers", "edited_locked_test", "huge_output"}  # feedback checked below
 
@@ -36,26 +39,28 @@ def graded(tmp_path_factory):
         done = shared / "hostile.json"
         if done.exists():
             saved = json.loads(done.read_text())
-            return Path(saved["root"]), {r["student"]: GradeResult(**r) for r in saved["results"]}
+            return Path(saved["root"]), {(r["assignment"], r["student"]): GradeResult(**r)
+                                         for r in saved["results"]}
         root = tmp_path_factory.mktemp("hostile")
-        for folder in ("solutions", "exercises"):
-            shutil.copytree(REPO_ROOT / folder / AID, root / folder / AID)
-        for name, case in CASES.items():
-            corpus.write(case, root / "autograde" / "submitted", name, AID)
+        for aid in ASSIGNMENTS:
+            for folder in ("solutions", "exercises"):
+                shutil.copytree(REPO_ROOT / folder / aid, root / folder / aid)
+        for (aid, name), case in CASES.items():  # student = case, one hand-in per assignment
+            corpus.write(case, root / "autograde" / "submitted", name, aid)
         results = grade(root, progress=False, jobs=2,
                         config_overrides={"Execute.timeout": CELL_TIMEOUT},
                         student_timeout=150, kernel_cpu_seconds=25, feedback=FEEDBACK)
         done.write_text(json.dumps({"root": str(root), "results": [r.__dict__ for r in results]}))
-        return root, {r.student: r for r in results}
+        return root, {(r.assignment, r.student): r for r in results}
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("hostile")
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_hand_in(graded, name):
+@pytest.mark.parametrize("aid,name", sorted(CASES))
+def test_hostile_hand_in(graded, aid, name):
     root, results = graded
-    case, r = CASES[name], results[name]
-    _, _, points = corpus.structure(AID)
+    case, r = CASES[aid, name], results[aid, name]
+    _, _, points = corpus.structure(aid)
     text = " | ".join(r.flags) + " | " + r.error
     if case.flag:
         assert case.flag in text, f"{name}: expected a flag containing {case.flag!r}, got {text!r}"
@@ -64,7 +69,7 @@ def test_hostile_hand_in(graded, name):
             f"{name}: must be reported as failed (or score 0), got {r}")
         return
     assert r.ok, f"{name}: must be graded, got error {r.error!r}"
-    full = results["solution"]
+    full = results[aid, "solution"]
     assert r.max_score == full.max_score, f"{name}: max score changed to {r.max_score}"
     assert set(r.cells) == set(full.cells), f"{name}: grade cells changed"
     lose = set(points) if case.lose is None else case.lose
@@ -82,16 +87,18 @@ def test_hostile_hand_in(graded, name):
 def test_batch_report_and_feedback(graded):
     root, results = graded
     assert set(results) == set(CASES)
-    full = results["solution"]
-    assert full.ok and full.score == full.max_score - 2  # all but the hand-graded answer
-    assert not full.flags
-    for r in results.values():
-        assert not r.ok or r.score <= full.score
-    rows = {row["student"]: row for row in csv.DictReader(open(root / "autograde" / "grades.csv"))}
+    for aid in ASSIGNMENTS:
+        full = results[aid, "solution"]
+        assert full.ok and not full.flags, full
+        assert full.score == full.max_score - 2  # all but the hand-graded answer
+        for (other, _), r in results.items():
+            assert other != aid or not r.ok or r.score <= full.score, r
+    rows = {(row["assignment"], row["student"]): row
+            for row in csv.DictReader(open(root / "autograde" / "grades.csv"))}
     assert set(rows) == set(CASES)
-    assert rows["solution"]["status"] == "graded"
-    assert float(rows["solution"][f"{AID}:test_sigmoid_hidden"]) == 2
-    assert rows["corrupt_json"]["status"].startswith("failed")
+    assert rows[AID, "solution"]["status"] == "graded"
+    assert float(rows[AID, "solution"][f"{AID}:test_sigmoid_hidden"]) == 2
+    assert rows[AID, "corrupt_json"]["status"].startswith("failed")
     # feedback: visible-test messages shown, hidden tests' code not, output kept small
     html = (root / "autograde" / "feedback" / "patch_helpers" / AID / f"{AID}.html").read_text()
     assert "elementwise_cases(101)" not in html and "BEGIN HIDDEN TESTS" not in html
