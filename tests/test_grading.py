@@ -14,10 +14,10 @@ import shutil
 import nbformat
 import pytest
 
+from autograde import corpus
 from autograde.course import REPO_ROOT, assignment_ids, generate_assignments, grade
 
 ASSIGNMENTS = assignment_ids(REPO_ROOT)
-MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 
 def test_every_assignment_is_released_and_has_a_one_bug_submission():
@@ -35,10 +35,6 @@ def load_bug(aid):
     return module
 
 
-def strip_markers(source):
-    return "\n".join(line for line in source.splitlines() if line.strip() not in MARKERS)
-
-
 def grade_ids(nb, **flags):
     out = {}
     for cell in nb.cells:
@@ -46,20 +42,6 @@ def grade_ids(nb, **flags):
         if meta.get("grade") and all(meta.get(k) == v for k, v in flags.items()):
             out[meta["grade_id"]] = float(meta["points"])
     return out
-
-
-def filled_in(release, solution, replace=None):
-    """The release notebook with each solution cell answered as in the solution notebook."""
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = nbformat.from_dict(json.loads(json.dumps(release)))
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = strip_markers(answers[meta["grade_id"]])
-            if replace and meta["grade_id"] == replace[0]:
-                cell.source = replace[1].strip("\n")
-    return nb
 
 
 @pytest.mark.slow
@@ -71,12 +53,12 @@ def test_grading_round_trip(aid, tmp_path):
     release = nbformat.read(REPO_ROOT / "exercises" / aid / f"{aid}.ipynb", as_version=4)
     bug = load_bug(aid)
     hand_ins = {
-        "solution": filled_in(release, solution),
+        "solution": corpus.filled_in(aid),
         "blank": release,
-        "one-bug": filled_in(release, solution, replace=(bug.CELL, bug.SOURCE)),
+        "one-bug": corpus.filled_in(aid, replace={bug.CELL: bug.SOURCE.strip("\n")}),
     }
     if hasattr(bug, "NOISY_CELL"):  # a correct answer that writes warnings to stderr
-        hand_ins["noisy"] = filled_in(release, solution, replace=(bug.NOISY_CELL, bug.NOISY_SOURCE))
+        hand_ins["noisy"] = corpus.filled_in(aid, replace={bug.NOISY_CELL: bug.NOISY_SOURCE.strip("\n")})
     for student, nb in hand_ins.items():
         folder = tmp_path / "autograde" / "submitted" / student / aid
         folder.mkdir(parents=True)
