@@ -341,6 +341,16 @@ def test_explorer_update_is_plain_and_informative():
         explorer_update("tanh", -1.0)
 
 
+@pytest.mark.timed
+def test_explorer_update_within_100_ms():
+    """Median of 15 updates at the widget's default size, measured alone (marker ``timed``)."""
+    from tnn.device import median_seconds
+    from tnn.widgets.activations import explorer_update
+
+    seconds = median_seconds(explorer_update, repeats=15, warmup=1)
+    assert seconds < 0.1, f"explorer_update took {1e3 * seconds:.0f} ms (budget 100 ms)"
+
+
 def test_explorer_widget_builds_headless():
     pytest.importorskip("ipywidgets")
     from tnn.widgets.activations import activation_explorer

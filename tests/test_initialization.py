@@ -3,7 +3,6 @@ backward view, constant-init symmetry, LSUV, conv shapes and receptive fields vs
 """
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -312,7 +311,7 @@ def test_alexnet_tables_match_torch_layers(spec, size, params):
 
 
 # -------------------------------------------------------------------------------- widget
-def test_explorer_update_is_plain_fast_and_informative():
+def test_explorer_update_is_plain_and_informative():
     from tnn.widgets.initialization import CPU_SIZE, explorer_update
 
     view = explorer_update()
@@ -325,13 +324,14 @@ def test_explorer_update_is_plain_fast_and_informative():
     assert "relu, Kaiming" in view["summary"]
     with pytest.raises(ValueError, match="init must be one of"):
         explorer_update("relu", "he")
-    # best of 15 single calls spread over ~1.5 s: the cost of an update, not of whatever else
-    # happens to share the two cores at that moment (benchmarks/ reports the median)
-    times = []
-    for _ in range(15):
-        times.append(median_seconds(explorer_update, repeats=1, warmup=0))
-        time.sleep(0.1)
-    seconds = min(times)
+
+
+@pytest.mark.timed
+def test_explorer_update_within_100_ms():
+    """Median of 15 updates at the widget's default CPU size, measured alone (marker ``timed``)."""
+    from tnn.widgets.initialization import explorer_update
+
+    seconds = median_seconds(explorer_update, repeats=15, warmup=1)
     assert seconds < 0.1, f"explorer_update took {1e3 * seconds:.0f} ms (budget 100 ms)"
 
 
