@@ -105,7 +105,8 @@ def _answer_source(nb, gid):
 
 #: cases that test how the grader handles a kernel (caps, crashes, floods), not how it reads
 #: an assignment's structure: one assignment is enough to exercise them
-RUNTIME_CASES = {"ignores_interrupt", "os_exit", "kill_kernel", "huge_output", "memory_growth"}
+RUNTIME_CASES = {"ignores_interrupt", "stuck_in_c", "os_exit", "kill_kernel", "huge_output",
+                 "memory_growth"}
 
 
 def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case]:
@@ -153,6 +154,10 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
         # a loop that swallows the interrupt: stopped by the time caps, never full marks
         Case("ignores_interrupt", sub(append(first, (
             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))),
+             ok=False, lose=None, flag="time limit"),
+        # stuck inside one C call (catastrophic regex backtracking): Python's interrupt handler
+        # never runs, so only the kernel caps (CPU time, then wall time) can stop it
+        Case("stuck_in_c", sub(append(first, "import re\nre.match(r'(a+)+$', 'a' * 64 + 'b')")),
              ok=False, lose=None, flag="time limit"),
         # the function is defined before sys.exit(): only that cell reports an error
         Case("sys_exit", sub(append(second, "import sys\nsys.exit()")), flag=""),

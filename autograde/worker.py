@@ -107,8 +107,8 @@ def summarize_failure(log: str) -> str:
     if "DeadKernelError" in log or "Kernel died" in log:
         return "the kernel died (os._exit, a crash, or the memory or CPU cap)"
     if "CellTimeoutError" in log:
-        return ("a cell did not answer the time limit's interrupt (code ignoring it, or a "
-                "kernel stuck at the memory cap): grading stopped")
+        return ("a cell did not answer the time limit's interrupt (code ignoring it, stuck in "
+                "one C call, or a kernel stuck at the memory cap): grading stopped")
     if "ValidationError" in log:
         return "the notebook's nbgrader metadata is corrupted"
     return log.strip()[-1500:] or "nbgrader autograde failed"
