@@ -106,7 +106,7 @@ def test_make_lab_serves_the_course_with_its_kernel():
     base = f"http://127.0.0.1:{port}"
 
     def get(path):
-        with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=5) as response:
+        with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=30) as response:
             return response.status, response.read()
 
     try:
