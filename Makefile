@@ -18,12 +18,14 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 # nbgrader shells out to alembic: the environment's bin/ must come first on PATH.
 export PATH := $(abspath $(BIN)):$(PATH)
-export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
+# No MPLBACKEND here: exported, it would reach the kernels `make lab` starts and turn off
+# inline figures. Headless runs (tests) choose their backend themselves.
 
 STAMP := $(VENV)/.installed
 
-.PHONY: env lab test lint pytest assignments grade benchmarks student-bundle clean help
+.PHONY: env system-test system-grade lab test lint pytest assignments grade benchmarks \
+        student-bundle clean help
 
 help:
 	@sed -n '1,8p' Makefile
@@ -40,20 +42,34 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "environment ready: $(VENV) (kernel '$(KERNEL)')"
 
+# System packages (bubblewrap for the grading sandbox; chromium for the browser test): installed
+# when this user may (root or passwordless sudo), else the command is printed. Never for `lab`.
+system-test:
+	@bash tools/system-packages.sh test
+
+system-grade:
+	@bash tools/system-packages.sh grade
+
 # Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port 8890"
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The Launcher offers only the course kernel; build metadata stays out of the file browser;
+# nbgrader's exchange folder exists before its menus ask for it.
+LAB_FLAGS := --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) \
+    --KernelSpecManager.allowed_kernelspecs=$(KERNEL) \
+    --ContentsManager.hide_globs='["__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints", ".venv"]'
+
 lab: env
-	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) $(LAB_ARGS) \
-	    lectures/01_activations.ipynb
+	@mkdir -p autograde/exchange
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_ARGS) lectures/01_activations.ipynb
 
 lint: env
 	$(BIN)/ruff check .
 
 # Two phases: everything else in parallel across the cores, then the tests that assert a
 # wall-time budget (marker "timed"), alone, so no other test's load counts against them.
-pytest: env
+pytest: env system-test
 	$(BIN)/python -m pytest -n auto --dist loadgroup -m "not timed" $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -m timed $(PYTEST_ARGS) || [ $$? = 5 ]  # 5: PYTEST_ARGS chose none
 
@@ -67,7 +83,7 @@ assignments: env
 # (python -m autograde.grade --help; autograde/README.md).
 GRADE_ARGS ?=
 
-grade: env
+grade: env system-grade
 	$(BIN)/python -m autograde.grade $(GRADE_ARGS)
 
 # The archive students get: lectures, exercises, library, environment files; no solutions,

@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     parser.add_argument("--regrade", action="store_true",
                         help="grade everyone again, even hand-ins graded by an earlier run")
     parser.add_argument("--no-sandbox", action="store_true",
-                        help="run kernels without bubblewrap (limits only; prints a warning)")
+                        help="accept the risk: run student code without bubblewrap "
+                             "(resource limits only; prints a warning)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -40,6 +41,13 @@ def main(argv=None) -> int:
         print("Nothing to grade: put hand-ins in autograde/submitted/<student>/<assignment>/ "
               "(see autograde/README.md).")
         return 0
+    if not args.no_sandbox:
+        from autograde import sandbox
+
+        if not sandbox.bwrap_available():
+            print(sandbox.REFUSAL.format(sandbox.unavailable_reason()), file=sys.stderr)
+            return 2
+        print("sandbox: bubblewrap")
     overrides = {"Execute.timeout": args.timeout} if args.timeout else {}
     try:
         results = grade(root, students=args.student, assignments=args.assignment,

@@ -50,6 +50,28 @@ WARNING = (
     + "!" * 78 + "\n"
 )
 
+INSTALL_COMMAND = "sudo apt-get install -y bubblewrap   (Fedora: sudo dnf install -y bubblewrap)"
+
+REFUSAL = (
+    "make grade: refusing to run students' code without the sandbox.\n"
+    "  missing: {}\n"
+    f"  install: {INSTALL_COMMAND}\n"
+    "           (make grade installs it by itself when run as root or with passwordless sudo)\n"
+    "  or accept the risk explicitly: make grade GRADE_ARGS=--no-sandbox\n"
+    "  Students checking their own work need none of this (autograde/README.md, 'Sandbox')."
+)
+
+
+def unavailable_reason() -> str:
+    """Why the sandbox cannot run here ('' when it can): what a message should name."""
+    exe = shutil.which("bwrap")
+    if not exe:
+        return "bubblewrap (bwrap) is not installed"
+    if not bwrap_available():
+        return ("bubblewrap is installed but cannot create namespaces here (a container "
+                "without user namespaces?)")
+    return ""
+
 
 @lru_cache(maxsize=1)
 def bwrap_available() -> bool:

@@ -56,6 +56,15 @@ def test_design_card_packages_are_dependencies():
         assert name in deps
 
 
+def test_make_lab_leaves_the_matplotlib_backend_to_the_kernel():
+    """An exported MPLBACKEND reaches every kernel JupyterLab starts and turns inline figures
+    off; only the test run may choose a headless backend."""
+    out = subprocess.run(["make", "-pn", "lab"], cwd=ROOT, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "MPLBACKEND"})
+    exported = [line for line in out.stdout.splitlines() if line.startswith("MPLBACKEND")]
+    assert not exported, exported
+
+
 def test_ci_runs_make_test_and_readme_shows_the_two_commands():
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
@@ -119,7 +128,13 @@ def test_make_lab_serves_the_course_with_its_kernel():
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(proc.stdout.read().decode()[-3000:]) from None
                 time.sleep(0.5)
-        assert "training-nn" in json.loads(body)["kernelspecs"]
+        # the Launcher offers the course kernel alone (no second "Python 3")
+        assert set(json.loads(body)["kernelspecs"]) == {"training-nn"}
+        status, body = get("/api/contents")
+        assert not [item["name"] for item in json.loads(body)["content"]
+                    if item["name"].endswith(".egg-info")], "build metadata in the file browser"
+        # nbgrader's menus need the exchange folder; its absence is an error banner
+        assert (ROOT / "autograde" / "exchange").is_dir()
         status, body = get("/api/contents/lectures")
         names = [item["name"] for item in json.loads(body)["content"]]
         assert "01_activations.ipynb" in names

@@ -12,6 +12,7 @@ import warnings
 
 import nbformat
 import pytest
+from conftest import require
 
 from autograde import corpus, sandbox
 from autograde.course import REPO_ROOT, grade
@@ -60,12 +61,16 @@ print("PROBE " + json.dumps(_probe))
 '''
 STUCK = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\ntime.sleep(3600)\n"
 
-needs_bwrap = pytest.mark.skipif(not sandbox.bwrap_available(),
-                                 reason="bubblewrap is not usable here (see autograde/README.md)")
+
+
+@pytest.fixture
+def needs_bwrap():
+    require(sandbox.bwrap_available(), "the grading sandbox", sandbox.unavailable_reason(),
+            f"{sandbox.INSTALL_COMMAND}, or run `make test` as root / with passwordless sudo")
 
 
 @pytest.mark.slow
-@needs_bwrap
+@pytest.mark.usefixtures("needs_bwrap")
 @pytest.mark.xdist_group("sandbox")
 def test_sandbox_enforces_each_restriction(tmp_path):
     for folder in ("solutions", "exercises"):
@@ -145,3 +150,24 @@ def test_a_course_cloned_under_tmp_keeps_its_environment(tmp_path):
     assert ("--ro-bind", "/usr", "/usr") not in pairs  # outside /tmp: already visible
     hide = list(zip(cmd, cmd[1:], strict=False)).index(("--tmpfs", f"{course}/solutions"))
     assert keep < hide
+
+
+def test_make_grade_refuses_to_grade_unsandboxed_unless_told(tmp_path, monkeypatch, capsys):
+    from autograde import grade as cli
+
+    corpus.write(next(iter(corpus.hostile(AID))), tmp_path / "autograde" / "submitted", "s1", AID)
+    monkeypatch.setattr(sandbox, "bwrap_available", lambda: False)
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: "bubblewrap (bwrap) is not installed")
+    assert cli.main(["--root", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing" in err and "apt-get install -y bubblewrap" in err
+    assert "GRADE_ARGS=--no-sandbox" in err and "not installed" in err
+
+
+def test_make_grade_installs_the_sandbox_in_its_set_up():
+    """The README's commands set the sandbox up; CI adds nothing a newcomer lacks."""
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    script = (REPO_ROOT / "tools" / "system-packages.sh").read_text()
+    assert "grade: env system-grade" in makefile and "pytest: env system-test" in makefile
+    assert "bubblewrap" in script and "chromium" in script
+    assert "apt-get install" not in (REPO_ROOT / ".ci" / "run").read_text()
