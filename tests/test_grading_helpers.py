@@ -147,3 +147,29 @@ def test_warnings_go_to_stdout(capsys):
         warnings.showwarning = saved
     out = capsys.readouterr()
     assert "RuntimeWarning" in out.out and "RuntimeWarning" not in out.err
+
+
+@pytest.mark.slow
+def test_a_failed_check_reads_as_its_message_in_a_notebook():
+    """In the student's kernel a failed check shows the test line and the message, not a wall
+    of grading internals; an exception inside the student's code names its line."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    wrong = ("import numpy as np\nfrom tnn.grading import check_function\n"
+             "def sigmoid(x):\n    return np.exp(-x)\n"
+             "check_function(sigmoid, lambda x: 1 / (1 + np.exp(-x)), "
+             "[{'x': np.array([-1.0, 0.0, 2.0])}], hint='look at the sign')")
+    broken = ("def relu(x):\n    return x.nonexistent\n"
+              "check_function(relu, lambda x: np.maximum(x, 0), [{'x': np.ones(2)}], hint='h')")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(wrong),
+                                         nbformat.v4.new_code_cell(broken)])
+    NotebookClient(nb, kernel_name="training-nn", timeout=120, allow_errors=True).execute()
+    for cell, expect in zip(nb.cells, ["sigmoid is wrong", "at line 2: `return x.nonexistent`"],
+                            strict=True):
+        error = next(o for o in cell.outputs if o.output_type == "error")
+        text = "\n".join(error.traceback)
+        assert expect in text and "Hint:" in text, text
+        # one short frame of the checker (the re-raise), none of its internals
+        assert text.count("tnn/grading.py") <= 1 and "_to_float_array" not in text, text
+        assert len(text.splitlines()) <= 15, text

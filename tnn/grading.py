@@ -12,8 +12,10 @@ not change the verdict.
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
+import traceback
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 
@@ -44,6 +46,34 @@ _float64 = np.float64
 _float32 = np.float32
 _dtype = np.dtype
 _default_rng = np.random.default_rng
+
+
+def _student_facing(check):
+    """Make a failed check read as its message, not as a traceback through this module.
+
+    The check's own frames are marked ``__tracebackhide__`` (IPython skips them) and its
+    ``AssertionError`` is raised afresh from this wrapper, so a student sees their test cell's
+    line and the message, a few lines in all, instead of ~30 lines of grading internals.
+    """
+
+    @functools.wraps(check)
+    def wrapper(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841 - read by IPython's traceback formatter
+        try:
+            return check(*args, **kwargs)
+        except AssertionError as err:
+            message = str(err)
+        raise AssertionError(message) from None
+
+    return wrapper
+
+
+def _student_line(err: BaseException) -> str:
+    """' (line N: `code`)' for the last frame of ``err``'s traceback outside this module."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
+    if not frames or not frames[-1].line:
+        return ""
+    return f" (at line {frames[-1].lineno}: `{frames[-1].line.strip()}`)"
 
 
 def route_warnings_to_stdout() -> None:
@@ -123,6 +153,7 @@ def _to_float_array(got, name: str, expected: np.ndarray, where: str, hint: str)
     return _array(arr, dtype=_float64, copy=True)
 
 
+@_student_facing
 def assert_close(
     got,
     expected,
@@ -228,6 +259,7 @@ def _input_at(inputs: dict | None, idx, shape) -> str:
     return position
 
 
+@_student_facing
 def check_function(
     student_fn: Callable,
     reference_fn: Callable,
@@ -276,9 +308,10 @@ def check_function(
                 f"{name} is not implemented yet: replace `raise NotImplementedError()` with "
                 f"your code."
             ) from None
-        except Exception as err:  # show the student which input broke their code
+        except Exception as err:  # show the student which input broke their code, and where
             raise AssertionError(
-                f"{name} raised {type(err).__name__}: {err}{_where(shown)}."
+                f"{name} raised {type(err).__name__}: {err}{_where(shown)}"
+                f"{_student_line(err)}.{' Hint: ' + hint if hint else ''}"
             ) from err
         first = next((v for v in case.values() if isinstance(v, _ndarray)), None)
         is32 = first is not None and first.dtype == _float32
@@ -298,6 +331,7 @@ def _copy(value):
     return value.copy() if isinstance(value, _ndarray) else value
 
 
+@_student_facing
 def check_torch_function(
     student_fn: Callable,
     reference_fn: Callable,
@@ -332,7 +366,8 @@ def check_torch_function(
         except Exception as err:
             raise AssertionError(
                 f"{name} raised {type(err).__name__}: {err} for a tensor of shape "
-                f"{tuple(x.shape)} on {device}."
+                f"{tuple(x.shape)} on {device}{_student_line(err)}."
+                f"{' Hint: ' + hint if hint else ''}"
             ) from err
         if got is None:
             raise AssertionError(f"{name} returned None. Did you forget the `return` statement?")
