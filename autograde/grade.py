@@ -7,14 +7,17 @@ it stopped when started again. Options:
     python -m autograde.grade [--student ID ...] [--assignment NAME ...] [--timeout SECONDS]
                               [--jobs N] [--memory-mb MB] [--student-timeout SECONDS]
                               [--kernel-cpu SECONDS]
-                              [--regrade] [--no-sandbox] [--root DIR]
+                              [--regrade] [--no-sandbox] [--wait] [--root DIR]
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from autograde.course import REPO_ROOT, find_submissions, grade, summary_table
+from autograde.course import REPO_ROOT, find_submissions
+from autograde.report import summary_table
+from autograde.run import grade
+from autograde.runstate import AlreadyRunning
 
 
 def main(argv=None) -> int:
@@ -34,6 +37,9 @@ def main(argv=None) -> int:
                         help="accept the risk: run student code without bubblewrap "
                              "(resource limits only; prints a warning)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--wait", action="store_true",
+                        help="if another grading run of this course is in progress, wait for it "
+                             "instead of stopping")
     parser.add_argument("--root", default=str(REPO_ROOT), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     root = Path(args.root)
@@ -54,7 +60,10 @@ def main(argv=None) -> int:
                         config_overrides=overrides, jobs=args.jobs, resume=not args.regrade,
                         sandbox=False if args.no_sandbox else None, memory_mb=args.memory_mb,
                         student_timeout=args.student_timeout, kernel_cpu_seconds=args.kernel_cpu,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, wait=args.wait)
+    except AlreadyRunning as err:
+        print(f"make grade: {err}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("\ninterrupted: grades merged so far are kept; run `make grade` again to resume.",
               file=sys.stderr)

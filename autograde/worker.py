@@ -1,9 +1,10 @@
 """Grade one student's hand-ins in a process of its own, into a gradebook of its own.
 
-:func:`autograde.course.grade` runs :func:`main` in a forked child, one process per
-student (``python -m autograde.worker JOB.json`` does the same by hand). The job names the
-course root, the student, the assignments, a private sqlite gradebook (a copy of the course
-gradebook's assignment records) and where to write the results. The parent merges that gradebook into ``autograde/gradebook.db``.
+:func:`autograde.run.grade` runs :func:`main` in a forked child (:mod:`autograde.pool`), one
+process per student (``python -m autograde.worker JOB.json`` does the same by hand). The
+:class:`~autograde.results.Job` names the course root, the student, the assignments, a
+private sqlite gradebook (a copy of the course gradebook's assignment records) and where to
+write the results; the run merges that gradebook into ``autograde/gradebook.db``.
 
 For each assignment: copy the hand-in to a private staging folder (only the expected
 notebooks, checked by :mod:`autograde.checks`), run nbgrader's autograde on it with the
@@ -12,13 +13,15 @@ sandboxed kernel, zero the cells the checks disqualified, and write the feedback
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 import traceback
 import uuid
 from pathlib import Path
+
+from autograde.gradebook import read_scores, zero_cells
+from autograde.results import GRADER, STUDENT, GradeResult, Job, write_results
 
 
 def _expected_notebooks(root: Path, aid: str) -> list[str]:
@@ -102,86 +105,78 @@ def repair_metadata(nb, source) -> list[str]:
     return flags
 
 
-def summarize_failure(log: str) -> str:
-    """One line an instructor can act on, for a hand-in nbgrader could not grade."""
+def summarize_failure(log: str) -> tuple[str, str]:
+    """One line an instructor can act on, and whose failure it is (student or grader)."""
     if "DeadKernelError" in log or "Kernel died" in log:
-        return "the kernel died (os._exit, a crash, or the memory or CPU cap)"
+        return "the kernel died (os._exit, a crash, or the memory or CPU cap)", STUDENT
     if "CellTimeoutError" in log:
         return ("a cell did not answer the time limit's interrupt (code ignoring it, stuck in "
-                "one C call, or a kernel stuck at the memory cap): grading stopped")
+                "one C call, or a kernel stuck at the memory cap): grading stopped"), STUDENT
     if "ValidationError" in log:
-        return "the notebook's nbgrader metadata is corrupted"
-    return log.strip()[-1500:] or "nbgrader autograde failed"
+        return "the notebook's nbgrader metadata is corrupted", STUDENT
+    # anything else is nbgrader or the machine failing, not something the hand-in did
+    return (log.strip()[-1500:] or "nbgrader autograde failed"), GRADER
 
 
-def zero_cells(db_url: str, student: str, aid: str, grade_ids: set[str]) -> None:
-    from nbgrader.api import Gradebook
-
-    if not grade_ids:
-        return
-    with Gradebook(db_url) as gb:
-        sub = gb.find_submission(aid, student)
-        for nb in sub.notebooks:
-            for g in nb.grades:
-                if g.name in grade_ids:
-                    g.auto_score = 0.0
-        gb.db.commit()
-
-
-def run(job: dict) -> list[dict]:
+def grade_one(api, config, job: Job, aid: str) -> GradeResult:
+    """Stage, autograde, apply the checks and write feedback for one assignment."""
     from autograde import checks
-    from autograde.course import _api, course_config, read_scores
 
-    root = Path(job["root"])
-    student = job["student"]
-    staging = Path(job["staging"])
-    overrides = dict(job.get("overrides") or {})
-    overrides["CourseDirectory.db_url"] = "sqlite:///" + job["db"]
-    overrides["CourseDirectory.submitted_directory"] = os.path.relpath(staging, root)
+    root, student = Path(job.root), job.student
+    res = GradeResult(student, aid, False)
+    flags, zero, fatal = stage(root, student, aid, Path(job.staging))
+    res.flags = flags
+    if fatal:  # nothing gradable was handed in: the student's doing
+        res.error, res.fault = fatal, STUDENT
+        return res
+    outcome = api.autograde(aid, student, force=True, create=True)
+    if not outcome["success"]:
+        log = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
+        res.error, res.fault = summarize_failure(log)
+        if res.fault == STUDENT:
+            res.flags.append(res.error.splitlines()[-1][:200])
+        return res
+    for nbfile in (root / "autograde" / "autograded" / student / aid).glob("*.ipynb"):
+        nb, _ = checks.read_notebook(nbfile)
+        if nb is not None:
+            res.flags += checks.runtime_flags(nb)
+    url = config.CourseDirectory.db_url
+    zero_cells(url, student, aid, zero)
+    score, max_score, cells = read_scores(url, student, aid)
+    res.ok, res.score, res.max_score = True, score, max_score
+    res.cells = dict(cells)
+    if job.feedback:
+        fb = api.generate_feedback(aid, student, force=True)
+        if not fb["success"]:
+            res.flags.append("feedback failed: " + (fb.get("error") or "")[-300:])
+    return res
+
+
+def run(job: Job) -> list[GradeResult]:
+    """Grade each assignment of ``job``; one failure never stops the others."""
+    from autograde.course import course_config, nbgrader_api
+
+    root = Path(job.root)
+    overrides = dict(job.overrides)
+    overrides["CourseDirectory.db_url"] = "sqlite:///" + job.db
+    overrides["CourseDirectory.submitted_directory"] = os.path.relpath(job.staging, root)
     config = course_config(root, **overrides)
-    api = _api(config)
+    api = nbgrader_api(config)
     results = []
-    for aid in job["assignments"]:
-        res = {"student": student, "assignment": aid, "ok": False, "score": None,
-               "max_score": None, "cells": {}, "error": "", "flags": []}
-        results.append(res)
+    for aid in job.assignments:
         try:
-            flags, zero, fatal = stage(root, student, aid, staging)
-            res["flags"] = flags
-            if fatal:
-                res["error"] = fatal
-                continue
-            outcome = api.autograde(aid, student, force=True, create=True)
-            if not outcome["success"]:
-                log = (outcome.get("log") or "") + "\n" + (outcome.get("error") or "")
-                res["error"] = summarize_failure(log)
-                res["flags"].append(res["error"].splitlines()[-1][:200])
-                continue
-            for nbfile in (root / "autograde" / "autograded" / student / aid).glob("*.ipynb"):
-                nb, _ = checks.read_notebook(nbfile)
-                if nb is not None:
-                    res["flags"] += checks.runtime_flags(nb)
-            zero_cells(config.CourseDirectory.db_url, student, aid, zero)
-            score, max_score, cells = read_scores(config.CourseDirectory.db_url, student, aid)
-            res.update(ok=True, score=score, max_score=max_score,
-                       cells={k: list(v) for k, v in cells.items()})
-            if job.get("feedback", True):
-                fb = api.generate_feedback(aid, student, force=True)
-                if not fb["success"]:
-                    res["flags"].append("feedback failed: " + (fb.get("error") or "")[-300:])
-        except Exception:  # noqa: BLE001 - one bad hand-in must not stop the others
-            res["error"] = traceback.format_exc()[-1500:]
+            results.append(grade_one(api, config, job, aid))
+        except Exception:  # noqa: BLE001 - a crash of the grader, not the student's failure
+            results.append(GradeResult.failed(job.student, aid,
+                                              traceback.format_exc()[-1500:], GRADER))
         finally:
-            shutil.rmtree(staging / student / aid, ignore_errors=True)
+            shutil.rmtree(Path(job.staging) / job.student / aid, ignore_errors=True)
     return results
 
 
 def main(argv: list[str]) -> int:
-    job = json.loads(Path(argv[0]).read_text())
-    results = run(job)
-    tmp = Path(job["out"] + ".tmp")
-    tmp.write_text(json.dumps(results))
-    tmp.replace(job["out"])
+    job = Job.read(Path(argv[0]))
+    write_results(Path(job.out), run(job))
     return 0
 
 

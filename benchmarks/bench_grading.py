@@ -26,13 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from autograde import corpus, sandbox  # noqa: E402
 from autograde.course import (  # noqa: E402
     REPO_ROOT,
-    _api,
     assignment_ids,
     course_config,
     generate_assignments,
-    grade,
-    read_scores,
+    nbgrader_api,
 )
+from autograde.gradebook import read_scores  # noqa: E402
+from autograde.run import grade  # noqa: E402
 
 
 def one_bug(aid: str):
@@ -63,7 +63,7 @@ def plain_nbgrader(root: Path, pairs, timeout: int) -> dict:
     """nbgrader's own loop: one process, one shared gradebook, one hand-in after another."""
     generate_assignments(root, release_dir="autograde/.release")
     config = course_config(root, **{"Execute.timeout": timeout})
-    api = _api(config)
+    api = nbgrader_api(config)
     scores = {}
     for student, aid in pairs:
         out = api.autograde(aid, student, force=True, create=True)

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from autograde import corpus
-from autograde.course import REPO_ROOT, GradeResult, assignment_ids, grade
+from autograde.course import REPO_ROOT, assignment_ids
+from autograde.results import GradeResult
+from autograde.run import grade
 
 AID = "01_activations"  # the assignment whose feedback and CSV are checked in detail
 ASSIGNMENTS = assignment_ids(REPO_ROOT)
@@ -41,7 +43,7 @@ def graded(tmp_path_factory):
         done = shared / "hostile.json"
         if done.exists():
             saved = json.loads(done.read_text())
-            return Path(saved["root"]), {(r["assignment"], r["student"]): GradeResult(**r)
+            return Path(saved["root"]), {(r["assignment"], r["student"]): GradeResult.from_dict(r)
                                          for r in saved["results"]}
         root = tmp_path_factory.mktemp("hostile")
         for aid in ASSIGNMENTS:
@@ -52,7 +54,7 @@ def graded(tmp_path_factory):
         results = grade(root, progress=False, jobs=2,
                         config_overrides={"Execute.timeout": CELL_TIMEOUT},
                         student_timeout=150, kernel_cpu_seconds=25, feedback=FEEDBACK)
-        done.write_text(json.dumps({"root": str(root), "results": [r.__dict__ for r in results]}))
+        done.write_text(json.dumps({"root": str(root), "results": [r.to_dict() for r in results]}))
         return root, {(r.assignment, r.student): r for r in results}
 
 

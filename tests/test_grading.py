@@ -15,7 +15,8 @@ import nbformat
 import pytest
 
 from autograde import corpus
-from autograde.course import REPO_ROOT, assignment_ids, generate_assignments, grade
+from autograde.course import REPO_ROOT, assignment_ids, generate_assignments
+from autograde.run import grade
 
 ASSIGNMENTS = assignment_ids(REPO_ROOT)
 

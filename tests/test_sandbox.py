@@ -15,7 +15,8 @@ import pytest
 from conftest import require
 
 from autograde import corpus, sandbox
-from autograde.course import REPO_ROOT, grade
+from autograde.course import REPO_ROOT
+from autograde.run import grade
 
 AID = "01_activations"
 PROBE = r'''
