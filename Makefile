@@ -5,6 +5,7 @@
 #   make grade        grade autograde/submitted/<student>/<assignment>/ in parallel (resumable)
 #   make student-bundle  write dist/training-nn-student.tar.gz (no solutions, no hidden tests)
 #   make benchmarks   print speed ratios (see benchmarks/README.md)
+#   make site         the executed lectures as a static website: site/_build/html/index.html
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -25,10 +26,10 @@ export PYTHONHASHSEED := 0
 STAMP := $(VENV)/.installed
 
 .PHONY: env system-test system-grade lab test lint pytest assignments grade benchmarks \
-        student-bundle clean help
+        student-bundle site clean help
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,/^$$/p' Makefile
 
 env: $(STAMP)
 
@@ -93,6 +94,17 @@ student-bundle: env
 
 benchmarks: env
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The course as a website for self-study (Jupyter Book: site/_config.yml, site/_toc.yml): every
+# lecture executed on the course kernel with inline figures (an MPLBACKEND exported in the shell
+# is dropped), the course map and the exercises. Every build re-executes every lecture (--all).
+SITE_OUT ?= site
+SITE_CONFIG ?= site/_config.yml
+
+site: env
+	env -u MPLBACKEND $(BIN)/jupyter-book build . --config "$(SITE_CONFIG)" --toc site/_toc.yml \
+	    --path-output "$(SITE_OUT)" --all -W --keep-going
+	@echo "site: $(SITE_OUT)/_build/html/index.html"
 
 clean:
 	rm -rf autograde/gradebook.db autograde/autograded autograde/feedback autograde/grades.csv \
