@@ -22,6 +22,15 @@ Two kinds of data, one rule: **fit** the statistics on the training split only, 
   :func:`fit_image_stats` picks by scheme, and :func:`normalize_images` applies
   ``(images - mean) / std``.
 
+- Batch statistics: :func:`standardize_batch` standardizes a batch with its own mean and std
+  (batch normalization's core) and :func:`standardize_backward` is its backward pass, with the
+  gradient paths through the mean and the std.
+- Experiments of lecture 02: :func:`leakage_experiment` (statistics fitted on train vs train +
+  validation, scored on an untouched test split), :func:`select_features`,
+  :func:`cross_val_accuracy` and :func:`selection_leakage_experiment` (a fitted step that uses
+  the labels), :func:`curvature_spectrum` and :func:`condition_number` (why scaling helps
+  gradient descent), :func:`train_raw_vs_normalized`.
+
 **Zero variance.** A feature or channel whose standard deviation is below ``eps`` (default
 :data:`EPS` = 1e-8), for instance a pixel that is 0 in every training image, gets a scale of
 exactly 1: it is centred but not divided, so it stays 0 instead of becoming ``0/0 = NaN``, and
@@ -52,6 +61,10 @@ __all__ = [
     "standardize_fit_torch",
     "standardize_transform",
     "standardize_transform_torch",
+    "standardize_batch",
+    "standardize_batch_torch",
+    "standardize_backward",
+    "standardize_backward_torch",
     "mean_image",
     "mean_image_torch",
     "channel_mean",
@@ -64,9 +77,15 @@ __all__ = [
     "normalize_images_torch",
     "to_layout",
     "random_patches",
+    "nearest_neighbour_predict",
     "nearest_neighbour_accuracy",
     "leakage_experiment",
+    "select_features",
+    "cross_val_accuracy",
+    "selection_leakage_experiment",
     "largest_curvature",
+    "curvature_spectrum",
+    "condition_number",
     "train_raw_vs_normalized",
 ]
 
@@ -266,6 +285,96 @@ def _check_scale(std, name: str) -> None:
             f"{_describe(std)} with zero, negative or NaN entries. Fit it with the library's "
             f"fit functions, which replace a zero std by 1."
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Standardizing a batch with its own statistics, and the backward pass through it
+# --------------------------------------------------------------------------------------------
+def standardize_batch(x, eps: float = EPS):
+    """Standardize a batch with the batch's own statistics: ``(x - mean(x)) / std(x)``.
+
+    This is batch normalization's core without the learned scale and shift. Unlike
+    :func:`standardize_transform`, the statistics are functions of ``x`` itself, so a
+    gradient with respect to ``x`` flows through them too (see :func:`standardize_backward`).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, D), float32 or float64
+    eps : float, default :data:`EPS`
+        A feature whose std is below ``eps`` gets scale 1 (centred, not divided).
+
+    Returns
+    -------
+    y : ndarray of shape (N, D), ``x``'s float dtype
+    """
+    mean, std = standardize_fit(x, eps)
+    return standardize_transform(x, mean, std)
+
+
+def standardize_batch_torch(x, eps: float = EPS):
+    """Torch twin of :func:`standardize_batch`; differentiable, so autograd gives its backward."""
+    mean, std = standardize_fit_torch(x, eps)
+    return standardize_transform_torch(x, mean, std)
+
+
+def _check_dout(dout_shape: tuple, x_shape: tuple) -> None:
+    if dout_shape != x_shape:
+        raise ValueError(
+            f"dout must have the shape of the forward output, {x_shape} (one upstream "
+            f"gradient per entry of y = standardize_batch(x)); got shape {dout_shape}."
+        )
+
+
+def standardize_backward(x, dout, eps: float = EPS):
+    """Gradient of ``sum(dout * standardize_batch(x))`` with respect to ``x``.
+
+    With ``y = (x - mu) / sigma`` per feature (``mu``, ``sigma`` the batch mean and population
+    std, both functions of every ``x[n]``), the chain rule through ``mu`` and ``sigma`` gives,
+    feature by feature::
+
+        dx = (dout - mean(dout) - y * mean(dout * y)) / sigma
+
+    (means over the N examples). The two subtracted terms are the paths through ``mu`` and
+    through ``sigma``; they make ``dx`` sum to zero over the batch and be orthogonal to ``y``,
+    because shifting or scaling a feature's inputs does not change its output. This is the
+    backward pass of batch normalization without its learned scale. A feature whose std is
+    below ``eps`` uses ``sigma = 1`` and ``y = 0`` (it is only centred), so its gradient is
+    ``dout - mean(dout)``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, D), float32 or float64
+        The forward input.
+    dout : ndarray of shape (N, D)
+        Upstream gradient, dL/dy.
+    eps : float, default :data:`EPS`
+
+    Returns
+    -------
+    dx : ndarray of shape (N, D), ``x``'s float dtype
+    """
+    x = as_float_array(x, "x")
+    _check_table(x.shape, "x")
+    _check_nonempty(x.shape[0], "x")
+    dout = as_float_array(dout, "dout")
+    _check_dout(dout.shape, x.shape)
+    x64, dout64 = x.astype(np.float64), dout.astype(np.float64)
+    mean, std = standardize_fit(x64, eps)  # (D,), (D,)
+    y = (x64 - mean) / std  # (N, D)
+    dx = (dout64 - dout64.mean(axis=0) - y * (dout64 * y).mean(axis=0)) / std  # (N, D)
+    return dx.astype(x.dtype)
+
+
+def standardize_backward_torch(x, dout, eps: float = EPS):
+    """Torch twin of :func:`standardize_backward`, on ``x``'s device."""
+    x = _as_float_tensor(x, "x")
+    _check_table(tuple(x.shape), "x")
+    _check_nonempty(x.shape[0], "x")
+    dout = _stat_tensor(dout, x, "dout")
+    _check_dout(tuple(dout.shape), tuple(x.shape))
+    mean, std = standardize_fit_torch(x, eps)  # (D,), (D,)
+    y = (x - mean) / std  # (N, D)
+    return (dout - dout.mean(dim=0) - y * (dout * y).mean(dim=0)) / std
 
 
 # --------------------------------------------------------------------------------------------
@@ -510,8 +619,42 @@ def random_patches(images, n: int, size: int, rng: np.random.Generator):
     return np.stack(out)
 
 
+def _check_train_test(X_train, y_train, X_test, name_test: str = "X_test"):
+    X_train, X_test = as_float_array(X_train, "X_train"), as_float_array(X_test, name_test)
+    _check_table(X_train.shape, "X_train")
+    _check_table(X_test.shape, name_test)
+    y_train = np.asarray(y_train)
+    if X_test.shape[1] != X_train.shape[1] or y_train.shape != (len(X_train),) or \
+            len(X_train) == 0:
+        raise ValueError(
+            f"expected X_train (N, D) with N >= 1, y_train (N,) and {name_test} (M, D); got "
+            f"{X_train.shape}, {y_train.shape}, {X_test.shape}.")
+    return X_train, y_train, X_test
+
+
+def nearest_neighbour_predict(X_train, y_train, X_test):
+    """Labels of the 1-nearest-neighbour classifier (Euclidean distance).
+
+    Parameters
+    ----------
+    X_train : ndarray of shape (N, D)
+    y_train : ndarray of shape (N,), any label dtype
+    X_test : ndarray of shape (M, D)
+
+    Returns
+    -------
+    y_pred : ndarray of shape (M,), ``y_train``'s dtype
+        The label of the closest training example; ties go to the first one.
+    """
+    X_train, y_train, X_test = _check_train_test(X_train, y_train, X_test)
+    a, b = X_test.astype(np.float64), X_train.astype(np.float64)
+    # |a - b|^2 = |a|^2 - 2 a.b + |b|^2; |a|^2 is the same for every candidate, so drop it
+    sq = (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)  # (M, N)
+    return y_train[np.argmin(sq, axis=1)]
+
+
 def nearest_neighbour_accuracy(X_train, y_train, X_val, y_val) -> float:
-    """Validation accuracy of the 1-nearest-neighbour classifier (Euclidean distance).
+    """Accuracy of the 1-nearest-neighbour classifier (Euclidean distance) on ``X_val``.
 
     Distances depend on every feature's scale, so this classifier shows plainly what
     preprocessing does. Ties go to the first training example, as in scikit-learn.
@@ -527,70 +670,221 @@ def nearest_neighbour_accuracy(X_train, y_train, X_val, y_val) -> float:
     -------
     accuracy : float in [0, 1]
     """
-    X_train, X_val = as_float_array(X_train, "X_train"), as_float_array(X_val, "X_val")
-    _check_table(X_train.shape, "X_train")
-    _check_table(X_val.shape, "X_val")
-    y_train, y_val = np.asarray(y_train), np.asarray(y_val)
-    if X_val.shape[1] != X_train.shape[1] or y_train.shape != (len(X_train),) or \
-            y_val.shape != (len(X_val),):
-        raise ValueError(
-            f"expected X_train (N, D), y_train (N,), X_val (M, D), y_val (M,); got "
-            f"{X_train.shape}, {y_train.shape}, {X_val.shape}, {y_val.shape}.")
-    sq = ((X_val[:, None, :] - X_train[None, :, :]) ** 2).sum(axis=2)  # (M, N)
-    return float(np.mean(y_train[np.argmin(sq, axis=1)] == y_val))
+    y_val = np.asarray(y_val)
+    if y_val.shape != (np.shape(X_val)[0],):
+        raise ValueError(f"y_val must have shape ({np.shape(X_val)[0]},), one label per row of "
+                         f"X_val; got {y_val.shape}.")
+    return float(np.mean(nearest_neighbour_predict(X_train, y_train, X_val) == y_val))
 
 
-def leakage_experiment(X, y, n_train: int, n_val: int, repeats: int,
+def leakage_experiment(X, y, n_train: int, n_val: int, n_test: int, repeats: int,
                        rng: np.random.Generator) -> dict:
-    """Validation accuracy with statistics fitted on the training split vs on train + val.
+    """Standardization statistics fitted honestly (train) or leakily (train + val), scored on
+    the validation split *and* on an untouched test split.
 
-    For each of ``repeats`` random splits, standardize with statistics from the training
-    split only (honest) and from the training and validation splits together (leaky), and
-    score a 1-nearest-neighbour classifier on the validation split both ways.
+    For each of ``repeats`` random splits into train / val / test, a 1-nearest-neighbour
+    classifier on the training split is scored three ways: on raw features, standardized
+    with statistics from the training split (honest), and standardized with statistics from
+    the training and validation splits (leaky). The test split is used by neither fit, so
+    it tells whether a pipeline's validation score is optimistic: an optimistic validation
+    score is higher than the same pipeline's test score.
 
     Parameters
     ----------
     X : ndarray of shape (N, D)
     y : ndarray of shape (N,)
-    n_train, n_val : int, with ``n_train + n_val <= N``
+    n_train, n_val, n_test : int >= 1, with ``n_train + n_val + n_test <= N``
     repeats : int >= 1
     rng : np.random.Generator
         Draws the splits.
 
     Returns
     -------
-    result : dict of ndarrays of shape (repeats,)
-        ``honest`` and ``leaky`` validation accuracies, and ``gap = leaky - honest``.
+    result : dict of float ndarrays of shape (repeats,)
+        ``"<pipeline>_<split>"`` accuracies for pipeline in ``raw, honest, leaky`` and split in
+        ``val, test``.
     """
-    X = as_float_array(X, "X")
+    X = as_float_array(X, "X").astype(np.float64)
     _check_table(X.shape)
     y = np.asarray(y)
-    if y.shape != (len(X),) or n_train < 1 or n_val < 1 or n_train + n_val > len(X):
+    sizes = (n_train, n_val, n_test, repeats)
+    if y.shape != (len(X),) or min(sizes) < 1 or n_train + n_val + n_test > len(X):
         raise ValueError(
-            f"need y of shape ({len(X)},) and 1 <= n_train, n_val with n_train + n_val <= "
-            f"{len(X)}; got y {y.shape}, n_train={n_train}, n_val={n_val}.")
-    honest, leaky = np.zeros(repeats), np.zeros(repeats)
-    for r in range(repeats):
-        order = rng.permutation(len(y))
-        tr, va = order[:n_train], order[n_train:n_train + n_val]
-        for out, fit_on in ((honest, X[tr]), (leaky, X[np.concatenate([tr, va])])):
-            mean, std = standardize_fit(fit_on)
-            out[r] = nearest_neighbour_accuracy(
-                standardize_transform(X[tr], mean, std), y[tr],
-                standardize_transform(X[va], mean, std), y[va])
-    return {"honest": honest, "leaky": leaky, "gap": leaky - honest}
+            f"need y of shape ({len(X)},), n_train, n_val, n_test, repeats >= 1 and "
+            f"n_train + n_val + n_test <= {len(X)}; got y {y.shape}, n_train={n_train}, "
+            f"n_val={n_val}, n_test={n_test}, repeats={repeats}.")
+    out = {f"{p}_{s}": np.zeros(repeats) for p in ("raw", "honest", "leaky")
+           for s in ("val", "test")}
+    with _one_blas_thread():
+        for r in range(repeats):
+            _leakage_repeat(X, y, rng, (n_train, n_val, n_test), out, r)
+    return out
+
+
+def _leakage_repeat(X, y, rng, sizes, out, r):
+    """One random split of :func:`leakage_experiment`; writes entry ``r`` of every array."""
+    n_train, n_val, n_test = sizes
+    order = rng.permutation(len(y))
+    tr, va, te = np.split(order[:n_train + n_val + n_test], [n_train, n_train + n_val])
+    fits = {"raw": None, "honest": X[tr], "leaky": X[np.concatenate([tr, va])]}
+    for pipeline, fit_on in fits.items():
+        if fit_on is None:  # raw features
+            Z_train, Z = X[tr], X
+        else:
+            mean, std = standardize_fit(fit_on)  # (D,), (D,)
+            Z_train, Z = standardize_transform(X[tr], mean, std), standardize_transform(X, mean, std)
+        for split, idx in (("val", va), ("test", te)):
+            out[f"{pipeline}_{split}"][r] = nearest_neighbour_accuracy(Z_train, y[tr], Z[idx], y[idx])
+
+
+# --------------------------------------------------------------------------------------------
+# Leakage that matters: a fitted step that uses the labels
+# --------------------------------------------------------------------------------------------
+def select_features(X, y, k: int):
+    """Indices of the ``k`` features most correlated with the labels (a fit that uses ``y``).
+
+    The score of feature j is the absolute Pearson correlation between column ``X[:, j]`` and
+    ``y``; a constant column (or constant ``y``) scores 0.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D), float
+    y : ndarray of shape (N,), numeric labels (e.g. 0/1)
+    k : int, 1 <= k <= D
+
+    Returns
+    -------
+    idx : ndarray of shape (k,), int64
+        Feature indices in decreasing order of score (ties: lower index first).
+    """
+    X = as_float_array(X, "X").astype(np.float64)
+    _check_table(X.shape)
+    _check_nonempty(X.shape[0], "X")
+    y = as_float_array(y, "y").astype(np.float64)
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},), one label per row of X; got {y.shape}.")
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= X.shape[1]:
+        raise ValueError(f"k must be an int between 1 and D = {X.shape[1]}; got {_describe(k)}.")
+    Xc, yc = X - X.mean(axis=0), y - y.mean()  # (N, D), (N,)
+    cov = Xc.T @ yc  # (D,)
+    norm = np.sqrt((Xc * Xc).sum(axis=0) * (yc @ yc))  # (D,)
+    score = np.abs(np.divide(cov, norm, out=np.zeros_like(cov), where=norm > 0))  # (D,)
+    return np.argsort(-score, kind="stable")[:k].astype(np.int64)
+
+
+def cross_val_accuracy(X, y, folds, k: int, leaky: bool, select=None) -> float:
+    """Cross-validated 1-nearest-neighbour accuracy on the ``k`` features chosen by ``select``.
+
+    For every fold f, the examples with ``folds == f`` are held out and classified by their
+    nearest neighbour among the others, using only the selected features. Honest
+    (``leaky=False``): the features are selected inside each fold, on the held-in rows only.
+    Leaky (``leaky=True``): they are selected once, on all rows, held-out ones included,
+    before the data is split.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+    y : ndarray of shape (N,), labels
+    folds : ndarray of shape (N,), int: the fold of every example
+    k : int, number of features to keep
+    leaky : bool
+    select : callable, optional
+        ``select(X, y, k) -> indices``; default :func:`select_features`.
+
+    Returns
+    -------
+    accuracy : float in [0, 1], over all N examples (each is held out exactly once)
+    """
+    select = select_features if select is None else select
+    X = as_float_array(X, "X")
+    _check_table(X.shape)
+    y, folds = np.asarray(y), np.asarray(folds)
+    if y.shape != (len(X),) or folds.shape != (len(X),):
+        raise ValueError(f"y and folds must have shape ({len(X)},); got {y.shape} and "
+                         f"{folds.shape}.")
+    if len(np.unique(folds)) < 2:
+        raise ValueError("folds must name at least two different folds; got "
+                         f"{len(np.unique(folds))}.")
+    chosen = select(X, y, k) if leaky else None  # leaky: one selection that saw every row
+    correct = 0
+    for f in np.unique(folds):
+        held_out = folds == f  # (N,) bool
+        held_in = ~held_out
+        idx = chosen if leaky else select(X[held_in], y[held_in], k)
+        pred = nearest_neighbour_predict(X[held_in][:, idx], y[held_in], X[held_out][:, idx])
+        correct += int(np.sum(pred == y[held_out]))
+    return correct / len(y)
+
+
+def selection_leakage_experiment(n: int, d: int, k: int, n_folds: int, repeats: int,
+                                 rng: np.random.Generator) -> dict:
+    """Feature selection before vs inside cross-validation, on labels that are pure noise.
+
+    Each repeat draws ``X`` of shape (n, d) from a standard normal, balanced 0/1 labels
+    independent of ``X`` and a random assignment to ``n_folds`` folds, and scores both
+    protocols of :func:`cross_val_accuracy`. No classifier can beat 0.5 on new data here.
+
+    Returns
+    -------
+    result : dict with ``"leaky"`` and ``"honest"``: float ndarrays of shape (repeats,)
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a np.random.Generator; got {_describe(rng)}.")
+    out = {"leaky": np.zeros(repeats), "honest": np.zeros(repeats)}
+    with _one_blas_thread():
+        for r in range(repeats):
+            X = rng.normal(size=(n, d))  # (n, d) features
+            y = rng.permutation(np.arange(n) % 2)  # (n,) labels, independent of X
+            folds = rng.permutation(np.arange(n) % n_folds)  # (n,) fold of each example
+            for protocol in out:
+                out[protocol][r] = cross_val_accuracy(X, y, folds, k, leaky=protocol == "leaky")
+    return out
+
+
+@contextmanager
+def _one_blas_thread():
+    """Run NumPy's BLAS on one thread for the duration: thousands of small matrix products
+    gain nothing from threads, and on a busy 2-core machine the threads wait on each other.
+    Results are the same either way."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 # --------------------------------------------------------------------------------------------
 # Why it helps training: curvature, and the same network trained on raw vs normalized inputs
 # --------------------------------------------------------------------------------------------
-def largest_curvature(X) -> float:
-    """Largest eigenvalue of ``X^T X / N``: the sharpest curvature of a linear least-squares
-    loss on inputs ``X``.
+def curvature_spectrum(X):
+    """Eigenvalues of ``X^T X / N``, the Hessian of the least-squares loss of a linear model.
 
-    Gradient descent on that loss diverges for learning rates above ``2 / largest_curvature``;
-    an offset (non-zero mean) or one feature with a large scale makes this number large, and
-    so forces a small learning rate on every direction.
+    The loss convention is ``L(w) = ||X w - t||^2 / (2 N)`` (mean squared error with a factor
+    1/2), whose Hessian is ``X^T X / N``; gradient descent on it diverges for learning rates
+    above ``2 / lambda_max``, and a direction of curvature ``lambda`` shrinks by a factor
+    ``|1 - lr * lambda|`` per step.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+
+    Returns
+    -------
+    eigenvalues : float64 ndarray of shape (D,), ascending
+    """
+    X = as_float_array(X, "X").astype(np.float64)
+    _check_table(X.shape)
+    _check_nonempty(X.shape[0], "X")
+    n, d = X.shape
+    if n >= d:
+        return np.linalg.eigvalsh(X.T @ X / n)  # (D,)
+    # fewer examples than features: X X^T / N (N, N) has the same non-zero eigenvalues, and
+    # the other D - N are exactly 0; far cheaper for images (e.g. 500 x 3072)
+    small = np.clip(np.linalg.eigvalsh(X @ X.T / n), 0.0, None)  # (N,)
+    return np.concatenate([np.zeros(d - n), small])  # (D,)
+
+
+def largest_curvature(X) -> float:
+    """Largest eigenvalue of ``X^T X / N`` (see :func:`curvature_spectrum`).
 
     Parameters
     ----------
@@ -600,10 +894,34 @@ def largest_curvature(X) -> float:
     -------
     lam_max : float
     """
-    X = as_float_array(X, "X").astype(np.float64)
-    _check_table(X.shape)
-    _check_nonempty(X.shape[0], "X")
-    return float(np.linalg.eigvalsh(X.T @ X / X.shape[0])[-1])  # (D, D) -> largest eigenvalue
+    return float(curvature_spectrum(X)[-1])
+
+
+def condition_number(X, rtol: float = 1e-9) -> tuple[float, int]:
+    """``lambda_max / lambda_min`` of ``X^T X / N`` over its non-null directions.
+
+    A pixel that is constant (0 in every image, or centred to 0) adds an eigenvalue that is
+    zero up to rounding: no gradient ever moves the weight along it, so it does not slow
+    training and is left out. Eigenvalues below ``rtol * lambda_max`` count as null.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, D)
+    rtol : float
+
+    Returns
+    -------
+    kappa : float
+        The condition number. At a learning rate the sharpest direction tolerates
+        (``lr < 2 / lambda_max``), the flattest direction shrinks by a factor of at least
+        ``1 - 2 / kappa`` per step: it needs on the order of ``kappa`` steps.
+    rank : int
+        How many eigenvalues were kept.
+    """
+    rtol = check_positive(rtol, "rtol")
+    ev = curvature_spectrum(X)
+    kept = ev[ev > rtol * ev[-1]]
+    return float(kept[-1] / kept[0]), int(kept.size)
 
 
 def train_raw_vs_normalized(splits: dict, lrs, *, epochs: int = 20, hidden: int = 64,
@@ -624,6 +942,11 @@ def train_raw_vs_normalized(splits: dict, lrs, *, epochs: int = 20, hidden: int 
     Returns
     -------
     histories : dict mapping ``("raw" | "normalized", lr)`` to :class:`tnn.nets.History`
+        After the last epoch each history's ``extras`` holds, measured on the training
+        inputs: ``"dead_fraction"`` (share of hidden ReLUs whose input is <= 0 for every
+        example: they pass no gradient), ``"logit_spread"`` (largest std over the examples
+        of one class's logit; about 0 when the output no longer depends on the input) and
+        ``"n_predicted_classes"`` (how many classes the network predicts at all).
     """
     from tnn.nets import make_mlp, train_classifier
 
@@ -668,5 +991,27 @@ def _train_raw_vs_normalized(splits, lrs, epochs, hidden, seed, device, make_mlp
             model = make_mlp([train.X.shape[1], hidden, n_classes], "relu")
             histories[(kind, lr)] = train_classifier(
                 model, X_train, train.y, X_val, val.y, epochs=epochs, lr=lr, seed=seed,
-                device=device, progress=False)
+                device=device, progress=False,
+                on_epoch=_record_final_state(X_train, epochs))
     return histories
+
+
+def _record_final_state(X_train, epochs: int):
+    """An ``on_epoch`` callback that, after the last epoch, records whether the network died."""
+    from tnn.nets import hidden_preactivations
+
+    def on_epoch(model, epoch, history):
+        if epoch != epochs:
+            return
+        pre = hidden_preactivations(model, X_train)[0]  # (N, hidden) input of the ReLUs
+        device = next(model.parameters()).device
+        with torch.no_grad():
+            logits = model(torch.as_tensor(np.asarray(X_train, dtype=np.float32),
+                                           device=device)).cpu().numpy()  # (N, classes)
+        finite = bool(np.isfinite(logits).all())
+        history.extras["dead_fraction"] = [float(np.mean(np.all(pre <= 0, axis=0)))]
+        history.extras["logit_spread"] = [float(logits.std(axis=0).max()) if finite
+                                          else float("nan")]
+        history.extras["n_predicted_classes"] = [int(np.unique(logits.argmax(axis=1)).size)]
+
+    return on_epoch

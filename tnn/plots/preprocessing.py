@@ -109,21 +109,58 @@ def plot_training_curves(histories: dict, title: str = "digits MLP: raw vs norma
     return fig
 
 
+def _mean_ci(values):
+    """Mean and half-width of a 95% normal interval of the mean."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.mean(), 1.96 * values.std(ddof=1) / np.sqrt(values.size)
+
+
+PIPELINES = {"raw": "tab:gray", "honest": "tab:blue", "leaky": "tab:red"}
+
+
 def plot_leakage(results: dict):
-    """Mean validation-accuracy gap (leaky - honest) with a 95% interval, per training size.
+    """Left: test accuracy of each pipeline per training size. Right: its optimism, validation
+    minus test accuracy, with 95% intervals (0 = the validation score is honest).
 
     ``results`` maps ``n_train`` to the dict returned by
     :func:`tnn.preprocessing.leakage_experiment`.
     """
     sizes = sorted(results)
-    gaps = [100 * results[n]["gap"] for n in sizes]
-    means = [g.mean() for g in gaps]
-    errs = [1.96 * g.std(ddof=1) / np.sqrt(len(g)) for g in gaps]
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    ax.bar([str(n) for n in sizes], means, yerr=errs, capsize=5, color="tab:red", alpha=0.7)
-    ax.axhline(0, color="k", lw=0.8)
-    ax.set_xlabel("training examples")
-    ax.set_ylabel("leaky - honest val. accuracy (points)")
-    ax.set_title("statistics fitted on train+val look better", fontsize=10)
+    x = np.arange(len(sizes))
+    width = 0.8 / len(PIPELINES)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for i, (pipeline, color) in enumerate(PIPELINES.items()):
+        test = [_mean_ci(100 * results[n][f"{pipeline}_test"]) for n in sizes]
+        gap = [_mean_ci(100 * (results[n][f"{pipeline}_val"] - results[n][f"{pipeline}_test"]))
+               for n in sizes]
+        for ax, stats in ((axes[0], test), (axes[1], gap)):
+            ax.bar(x + (i - 1) * width, [m for m, _ in stats], width, color=color, alpha=0.8,
+                   yerr=[h for _, h in stats], capsize=3, label=pipeline)
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[0].set_title("scored on the untouched test split", fontsize=10)
+    axes[1].axhline(0, color="k", lw=0.8)
+    axes[1].set_ylabel("validation - test (points)")
+    axes[1].set_title("optimism of the validation score", fontsize=10)
+    for ax in axes:
+        ax.set_xticks(x, [str(n) for n in sizes])
+        ax.set_xlabel("training examples")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_selection_leakage(result: dict, chance: float = 0.5):
+    """Histograms of cross-validated accuracy with feature selection before (leaky) and inside
+    (honest) the folds; ``result`` from :func:`tnn.preprocessing.selection_leakage_experiment`.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    bins = np.linspace(0, 1, 41)
+    for protocol, color in (("honest", "tab:blue"), ("leaky", "tab:red")):
+        ax.hist(result[protocol], bins=bins, color=color, alpha=0.7,
+                label=f"{protocol}: mean {np.mean(result[protocol]):.2f}")
+    ax.axvline(chance, color="k", lw=1, ls="--", label=f"chance ({chance:g})")
+    ax.set_xlabel("cross-validated accuracy on pure-noise labels")
+    ax.set_ylabel("data sets")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
