@@ -78,6 +78,9 @@ __all__ = [
     "probe_deep_network",
     "probe_deep_network_torch",
     "linear_unit_sgd_path",
+    "same_sign_fraction",
+    "settle_step",
+    "sgd_lr_sweep",
 ]
 
 # SELU's constants (Klambauer et al. 2017), to the digits the paper gives.
@@ -385,6 +388,9 @@ def elu(x, alpha: float = 1.0):
     ``expm1`` keeps precision near 0, and ``exp`` only ever sees ``min(x, 0)``, so large
     positive inputs cannot overflow in the unused branch.
 
+    The derivative is ``alpha`` just left of 0 and 1 just right of it, so ELU is smooth
+    (continuously differentiable) only for ``alpha = 1``.
+
     Parameters
     ----------
     x : float or ndarray of any shape
@@ -438,7 +444,11 @@ def selu_torch(x):
 
 
 def selu_grad(x):
-    """Derivative of SELU: ``SELU_SCALE`` for ``x > 0``, ``SELU_SCALE*SELU_ALPHA*exp(x)`` else."""
+    """Derivative of SELU: ``SELU_SCALE`` for ``x > 0``, ``SELU_SCALE*SELU_ALPHA*exp(x)`` else.
+
+    It jumps at 0, from ``SELU_SCALE * SELU_ALPHA = 1.758`` on the left to
+    ``SELU_SCALE = 1.051`` on the right: SELU is continuous but not smooth there.
+    """
     x = as_float_array(x)
     return _out((SELU_SCALE * elu_grad(x, SELU_ALPHA)).astype(x.dtype, copy=False))
 
@@ -658,8 +668,9 @@ def saturated_fraction(z, activation: str = "tanh", rel_threshold: float = 0.1) 
 
     An entry counts as saturated when its local derivative ``|f'(z)|`` is below
     ``rel_threshold`` times the activation's peak derivative (0.25 for sigmoid, 1 for tanh
-    and ReLU). For tanh the default 0.1 means ``|tanh(z)| > 0.949``; for sigmoid,
-    ``s(z) < 0.028`` or ``> 0.972``; for ReLU it is the fraction of negative inputs.
+    and ReLU). For tanh the default 0.1 means ``|tanh(z)| > 0.949`` (``1 - tanh^2 < 0.1``);
+    for sigmoid, ``s(1 - s) < 0.025``, i.e. ``s(z) < 0.0257`` or ``s(z) > 0.9743``
+    (``|z| > 3.64``); for ReLU it is the fraction of inputs ``<= 0``.
 
     Parameters
     ----------
@@ -855,24 +866,27 @@ def probe_deep_network_torch(x, weights: Sequence, activation: str = "tanh", dou
 # --------------------------------------------------------------------------------------------
 # Why zero-centred inputs matter: SGD on one linear unit
 # --------------------------------------------------------------------------------------------
-def linear_unit_sgd_path(X, w_target, w0, lr: float = 0.05) -> np.ndarray:
-    """Train one linear unit ``y = w . x`` on targets ``w_target . x`` with per-example SGD.
+def linear_unit_sgd_path(X, w_target, w0, lr: float = 0.05, batch_size: int = 1) -> np.ndarray:
+    """Train one linear unit ``y = w . x`` on targets ``w_target . x`` with mini-batch SGD.
 
-    The gradient for one example is ``(w.x - y) x``: when every ``x_i > 0`` all its
-    components share the sign of the residual, so each step moves all weights up together or
-    all down together, and reaching a target like (1, -1) takes a zig-zag.
+    The loss of one example is ``(w.x - y)^2 / 2`` and its gradient ``(w.x - y) x``. With
+    ``batch_size = 1`` and every ``x_i > 0``, all components of that gradient share the sign of
+    the residual, so each step moves all weights up together or all down together. A
+    mini-batch averages examples whose residuals may differ in sign, which breaks the rule.
 
     Parameters
     ----------
     X : ndarray of shape (T, D)
-        One example per step.
+        The examples, used in order, ``batch_size`` per step (a last partial batch is dropped).
     w_target, w0 : ndarray of shape (D,)
     lr : float > 0
+    batch_size : int >= 1
 
     Returns
     -------
-    path : ndarray of shape (T + 1, D)
-        The weights before the first step and after each step.
+    path : ndarray of float64, shape (T // batch_size + 1, D)
+        The weights before the first step and after each step. A learning rate too large
+        for the data makes the path grow to inf or NaN (silently: no warning is raised).
     """
     X = as_float_array(X, "X")
     w_target = as_float_array(w_target, "w_target")
@@ -883,9 +897,77 @@ def linear_unit_sgd_path(X, w_target, w0, lr: float = 0.05) -> np.ndarray:
             f"X must have shape (T, D) and w_target, w0 shape (D,); got {X.shape}, "
             f"{w_target.shape}, {w.shape}."
         )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or not (
+            1 <= batch_size <= X.shape[0]):
+        raise ValueError(f"batch_size must be an int from 1 to T = {X.shape[0]}; "
+                         f"got {_describe(batch_size)}.")
     path = [w.copy()]
-    for x in X:  # x: (D,)
-        residual = w @ x - w_target @ x  # scalar: dL/dz for L = (z - y)^2 / 2
-        w = w - lr * residual * x  # every component has the sign of residual when x > 0
-        path.append(w.copy())
+    with np.errstate(over="ignore", invalid="ignore"):
+        for start in range(0, X.shape[0] - batch_size + 1, batch_size):
+            xb = X[start:start + batch_size]  # (B, D)
+            residual = xb @ w - xb @ w_target  # (B,): dL/dz for each example
+            w = w - lr * (residual @ xb) / batch_size  # (D,); one sign per example when B = 1
+            path.append(w.copy())
     return np.array(path)
+
+
+def same_sign_fraction(path) -> float:
+    """Share of the steps of a weight path whose update moves every weight the same way.
+
+    Parameters
+    ----------
+    path : ndarray of shape (S + 1, D)
+        Weights before and after each of ``S`` steps (:func:`linear_unit_sgd_path`).
+
+    Returns
+    -------
+    fraction : float in [0, 1]
+        Among the steps that move every weight, those whose components are all > 0 or all < 0.
+    """
+    path = as_float_array(path, "path")
+    if path.ndim != 2 or path.shape[0] < 2:
+        raise ValueError(f"path must have shape (S + 1, D) with S >= 1; got {path.shape}.")
+    steps = np.diff(path, axis=0)  # (S, D)
+    moving = np.all(steps != 0, axis=1) & np.all(np.isfinite(steps), axis=1)
+    if not moving.any():
+        return 0.0
+    signs = np.sign(steps[moving])
+    return float(np.mean(np.all(signs == signs[:, :1], axis=1)))
+
+
+def settle_step(path, w_target, tol: float = 0.1) -> int | None:
+    """First step after which the weights stay within ``tol`` of ``w_target`` to the end.
+
+    Parameters
+    ----------
+    path : ndarray of shape (S + 1, D)
+    w_target : ndarray of shape (D,)
+    tol : float > 0
+
+    Returns
+    -------
+    step : int in [0, S], or None when the last weights are not within ``tol`` (the run did
+        not converge, or diverged).
+    """
+    path = as_float_array(path, "path")
+    w_target = as_float_array(w_target, "w_target")
+    tol = check_positive(tol, "tol")
+    with np.errstate(over="ignore", invalid="ignore"):
+        dist = np.linalg.norm(path - w_target, axis=1)  # (S + 1,)
+    inside = dist < tol  # False for NaN
+    if not inside[-1]:
+        return None
+    outside = np.flatnonzero(~inside)
+    return 0 if outside.size == 0 else int(outside[-1]) + 1
+
+
+def sgd_lr_sweep(X, w_target, w0, lrs, batch_size: int = 1, tol: float = 0.1) -> dict:
+    """:func:`settle_step` of :func:`linear_unit_sgd_path` for each learning rate in ``lrs``.
+
+    Returns
+    -------
+    steps : dict mapping each lr (float) to its settle step (int), or None where the run
+        does not end within ``tol`` of ``w_target`` (too slow, or unstable).
+    """
+    return {float(lr): settle_step(linear_unit_sgd_path(X, w_target, w0, lr, batch_size),
+                                   w_target, tol) for lr in lrs}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -140,3 +141,114 @@ def hidden_preactivations(model: nn.Sequential, X) -> list[np.ndarray]:
         if isinstance(layer, nn.Linear) and i + 1 < len(layers):
             out.append(h.cpu().numpy())
     return out
+
+
+def swap_activation(model: nn.Sequential, activation: str) -> nn.Sequential:
+    """A copy of an MLP from :func:`make_mlp` with every nonlinearity replaced.
+
+    The ``nn.Linear`` layers are deep copies (same weights, independent of ``model``), so
+    two networks can continue from one state with different activations.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        ``Linear -> activation -> ... -> Linear`` as built by :func:`make_mlp`.
+    activation : str
+        One of ``relu, leaky_relu, tanh, sigmoid, elu, selu, gelu``.
+    """
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}; got {activation!r}.")
+    if not isinstance(model, nn.Sequential):
+        raise TypeError(f"model must be an nn.Sequential from make_mlp; got {type(model).__name__}.")
+    layers = [copy.deepcopy(m) if isinstance(m, nn.Linear) else _ACTIVATIONS[activation]()
+              for m in model]
+    return nn.Sequential(*layers)
+
+
+def dead_relu_experiment(
+    model: nn.Sequential,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_val: np.ndarray,
+    y_val: np.ndarray,
+    *,
+    bias_shift: float = 4.0,
+    warm_epochs: int = 10,
+    epochs: int = 10,
+    lr: float = 0.1,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> dict:
+    """Kill first-layer ReLU units on purpose, then see whether training can revive them.
+
+    1. Train ``model`` (a ReLU MLP from :func:`make_mlp`) for ``warm_epochs`` at ``lr``.
+    2. Lower every first-layer bias by ``bias_shift``: the effect of one bad update.
+    3. Continue for ``epochs`` at ``lr`` twice from that state: with ReLU, and with the same
+       weights under Leaky ReLU (slope 0.01).
+
+    A first-layer unit sees the fixed training inputs, so once its pre-activation is <= 0 on
+    all of them, ReLU gives its weights exactly zero gradient: it stays dead. Leaky ReLU
+    passes 1% of the gradient, so the same units keep learning.
+
+    Parameters
+    ----------
+    model : nn.Sequential
+        Modified in place by steps 1 and 2; the two continuations run on copies.
+    X_train, X_val : ndarray of shape (N, D), float32
+    y_train, y_val : ndarray of shape (N,), int class labels
+    bias_shift : float
+        How far every first-layer bias is lowered in step 2.
+
+    Returns
+    -------
+    result : dict
+        ``dead_init``, ``dead_trained``, ``dead_shifted``: lists with the dead-unit fraction
+        of each hidden layer (:func:`tnn.activations.dead_unit_fraction` over ``X_train``) at
+        initialization, after step 1 and after step 2; ``z_std``: std of the first layer's
+        pre-activations after step 1; ``val_acc_trained``, ``val_acc_shifted``: validation
+        accuracy after steps 1 and 2; ``killed``: boolean array (H_1,) of the first-layer
+        units dead after step 2; and for each of ``"relu"`` and ``"leaky_relu"`` a dict with
+        ``dead`` (per-layer fractions after step 3), ``still_dead`` (share of the killed
+        units still dead), ``moved`` (largest absolute change of a killed unit's incoming
+        weights or bias during step 3) and ``val_acc``.
+    """
+    from tnn.activations import dead_unit_fraction
+
+    def dead(net):
+        return [dead_unit_fraction(z) for z in hidden_preactivations(net, X_train)]
+
+    def killed_params(net):
+        first = net[0]
+        return torch.cat([first.weight.detach()[killed_t], first.bias.detach()[killed_t, None]], 1)
+
+    data = (X_train, y_train, X_val, y_val)
+    out = {"dead_init": dead(model)}
+    hist = train_classifier(model, *data, epochs=warm_epochs, lr=lr, seed=seed, device=device,
+                            progress=progress)
+    out["dead_trained"], out["val_acc_trained"] = dead(model), hist.val_acc[-1]
+    out["z_std"] = float(hidden_preactivations(model, X_train)[0].std())
+    with torch.no_grad():
+        model[0].bias -= bias_shift  # (H_1,): one bad update to every first-layer bias
+    z1 = hidden_preactivations(model, X_train)[0]  # (N, H_1)
+    killed = np.all(z1 <= 0, axis=0)  # (H_1,)
+    killed_t = torch.as_tensor(killed, device=next(model.parameters()).device)
+    out["dead_shifted"], out["killed"] = dead(model), killed
+    out["val_acc_shifted"] = evaluate(model, *_tensors(X_val, y_val, model))[1]
+    for activation in ("relu", "leaky_relu"):
+        net = swap_activation(model, activation)
+        start = killed_params(net).clone()
+        hist = train_classifier(net, *data, epochs=epochs, lr=lr, seed=seed, device=device,
+                                progress=progress)
+        moved = (killed_params(net) - start).abs().max().item() if killed.any() else 0.0
+        z1 = hidden_preactivations(net, X_train)[0]
+        still = float(np.mean(np.all(z1[:, killed] <= 0, axis=0))) if killed.any() else 0.0
+        out[activation] = {"dead": dead(net), "still_dead": still, "moved": moved,
+                           "val_acc": hist.val_acc[-1]}
+    return out
+
+
+def _tensors(X, y, model):
+    device = next(model.parameters()).device
+    return (torch.as_tensor(np.asarray(X, dtype=np.float32), device=device),
+            torch.as_tensor(np.asarray(y, dtype=np.int64), device=device))

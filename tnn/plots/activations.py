@@ -91,9 +91,16 @@ def plot_layer_histograms(stats: dict, activation: str, bins: int = 40):
     return fig
 
 
-def plot_zigzag(paths: dict, w_target):
-    """Weight trajectories of SGD on one linear unit, over the loss contours, one per input
-    distribution (e.g. all-positive vs zero-centred)."""
+def plot_zigzag(paths: dict, w_target, title: str = "SGD on one linear unit"):
+    """Weight trajectories of SGD on one linear unit, one per input distribution (e.g.
+    all-positive vs zero-centred), with the start and the target.
+
+    Parameters
+    ----------
+    paths : dict mapping a label to an ndarray of shape (S + 1, 2)
+    w_target : ndarray of shape (2,)
+    title : str
+    """
     fig, ax = plt.subplots(figsize=(5, 4.5))
     w_target = np.asarray(w_target)
     for label, path in paths.items():
@@ -103,6 +110,6 @@ def plot_zigzag(paths: dict, w_target):
     ax.set_xlabel("w1")
     ax.set_ylabel("w2")
     ax.legend(fontsize=8)
-    ax.set_title("SGD on one unit: all-positive inputs zig-zag")
+    ax.set_title(title)
     ax.set_aspect("equal")
     return fig

@@ -12,16 +12,18 @@ from tnn import activations as A
 from tnn._validate import check_choice, check_positive
 
 DEFAULTS = {"activation": "tanh", "input_scale": 1.0, "depth": 6, "width": 256, "batch": 128,
-            "seed": 0}
+            "seed": 0, "gain": 1.0}
 BINS = 30
 
 
 def explorer_update(activation: str = "tanh", input_scale: float = 1.0, depth: int = 6,
-                    width: int = 256, batch: int = 128, seed: int = 0) -> dict:
+                    width: int = 256, batch: int = 128, seed: int = 0,
+                    gain: float = 1.0) -> dict:
     """Run the deep-network probe and return what the explorer draws.
 
-    A ``depth``-layer MLP of ``width`` units with Xavier weights ``N(0, 1/width)`` gets a
-    batch of ``batch`` inputs ``input_scale * N(0, 1)``.
+    A ``depth``-layer MLP of ``width`` units with weights ``N(0, gain^2/width)`` (gain 1:
+    Xavier/LeCun; ``sqrt(2)``: Kaiming, for ReLU) gets a batch of ``batch`` inputs
+    ``input_scale * N(0, 1)``.
 
     Returns
     -------
@@ -32,13 +34,15 @@ def explorer_update(activation: str = "tanh", input_scale: float = 1.0, depth: i
     """
     check_choice(activation, "activation", tuple(A.ELEMENTWISE))
     input_scale = check_positive(input_scale, "input_scale")
+    gain = check_positive(gain, "gain")
     rng = np.random.default_rng(seed)
-    weights = A.sample_mlp_weights(rng, depth, width)
+    weights = A.sample_mlp_weights(rng, depth, width, gain=gain)
     x = rng.standard_normal((batch, width), dtype=np.float32) * np.float32(input_scale)
     stats = A.probe_deep_network(x, weights, activation)
     act_hist = [np.histogram(h, bins=BINS) for h in stats["activations"]]
     grad_hist = [np.histogram(g, bins=BINS) for g in stats["input_grads"]]
-    summary = (f"{activation}, input scale {input_scale:g}, depth {depth}: last-layer std "
+    summary = (f"{activation}, input scale {input_scale:g}, depth {depth}, gain {gain:.2f}: "
+               f"last-layer std "
                f"{stats['act_std'][-1]:.3f}, saturated {100 * stats['saturated'].mean():.0f}%, "
                f"dead {100 * stats['dead'].mean():.0f}%, input-gradient std "
                f"{stats['grad_std'][0]:.2e} vs last layer {stats['grad_std'][-1]:.2e}")
@@ -61,6 +65,8 @@ def activation_explorer(max_depth: int = 10):
                                    step=0.1, description="input scale")
     depth = widgets.IntSlider(value=DEFAULTS["depth"], min=1, max=max_depth,
                               description="depth")
+    gain = widgets.FloatSlider(value=DEFAULTS["gain"], min=0.5, max=2.0, step=0.01,
+                               description="weight gain")
     text = widgets.Label()
     out = widgets.Output()
     with out:
@@ -68,7 +74,7 @@ def activation_explorer(max_depth: int = 10):
         plt.close(fig)
 
     def redraw(*_):
-        view = explorer_update(activation.value, scale.value, depth.value)
+        view = explorer_update(activation.value, scale.value, depth.value, gain=gain.value)
         draw_layer_histograms(axes[0], view["act_hist"], extra=[
             f"s={s:.2f} sat {100 * a:.0f}%\ndead {100 * d:.0f}%"
             for s, a, d in zip(view["act_std"], view["saturated"], view["dead"], strict=True)])
@@ -80,7 +86,7 @@ def activation_explorer(max_depth: int = 10):
         with out:
             display(fig)
 
-    for control in (activation, scale, depth):
+    for control in (activation, scale, depth, gain):
         control.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([activation, scale, depth]), text, out])
+    return widgets.VBox([widgets.HBox([activation, scale, depth, gain]), text, out])
