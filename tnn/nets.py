@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -103,7 +104,10 @@ def train_classifier(
     history = History()
     if on_epoch is not None:
         on_epoch(model, 0, history)
-    for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress, leave=False):
+    # A text bar on stdout, not a widget: it stays readable in a saved notebook (a widget bar
+    # shows "model not found" once the notebook is reopened) and costs nothing headless.
+    for epoch in tqdm(range(1, epochs + 1), desc="epochs", disable=not progress, leave=True,
+                      file=sys.stdout, mininterval=0.5):
         model.train()
         order = torch.randperm(len(yt), generator=gen).to(device)
         total = 0.0
