@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 
 #: library modules a student may import in an answer (helpers, not reference solutions)
-ALLOWED_TNN = {"tnn.device", "tnn.grading"}
+ALLOWED_TNN = {"tnn.device", "tnn.grading", "tnn.gradcheck"}
 FORBIDDEN_MODULES = {"ctypes", "gc", "builtins", "importlib", "unittest.mock", "mock",
                      "inspect", "sys.modules", "__builtin__", "cffi"}
 FORBIDDEN_CALLS = {"setattr", "delattr", "exec", "eval", "compile", "__import__", "globals",

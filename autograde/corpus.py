@@ -106,7 +106,8 @@ def _answer_source(nb, gid):
 #: cases that test how the grader handles a kernel (caps, crashes, floods), not how it reads
 #: an assignment's structure: one assignment is enough to exercise them
 RUNTIME_CASES = {"ignores_interrupt", "stuck_in_c", "os_exit", "kill_kernel", "huge_output",
-                 "memory_growth"}
+                 "memory_growth", "reserve_address_space", "output_flood", "big_output",
+                 "html_output"}
 
 
 def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case]:
@@ -119,21 +120,6 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
     last = answers[-1]
     good = filled_in(aid, root)
     fname = f"{aid}.ipynb"
-    all_tests = set(points)
-
-    def dependents(gid):
-        """Tests of later answers whose solution calls a function defined in answer ``gid``."""
-        import ast
-
-        sol = {_meta(c)["grade_id"]: strip_markers(c.source) for c in load(aid, root)[0].cells
-               if _meta(c).get("solution") and c.cell_type == "code"}
-        defined = {n.name for n in ast.walk(ast.parse(sol[gid])) if isinstance(n, ast.FunctionDef)}
-        out = set()
-        for other in answers[answers.index(gid) + 1:]:
-            used = {n.id for n in ast.walk(ast.parse(sol[other])) if isinstance(n, ast.Name)}
-            if used & defined:
-                out |= set(tests_of[other])
-        return out
 
     def sub(nb):
         return {fname: nb}
@@ -144,13 +130,18 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
     def append(gid, code):
         return filled_in(aid, root, {gid: _answer_source(good, gid) + "\n" + code})
 
+    def wrong_first(code):
+        """The first answer made wrong, plus ``code`` run after it in the same cell."""
+        wrong = re.sub(r"return .*", "return x * 0", _answer_source(good, first), count=1)
+        return filled_in(aid, root, {first: wrong + "\n" + code})
+
     broken_first = filled_in(aid, root, {first: re.sub(
         r"return .*", "return x * 0", _answer_source(good, first), count=1)})
     cases = [
         Case("solution", sub(good)),
         # an infinite loop costs its cell (time limit); later cells are still graded
         Case("infinite_loop", sub(prepend(first, "while True:\n    pass")),
-             lose=set(tests_of[first]) | dependents(first), flag="time limit"),
+             lose=set(tests_of[first]), flag="time limit"),
         # a loop that swallows the interrupt: stopped by the time caps, never full marks
         Case("ignores_interrupt", sub(append(first, (
             "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"))),
@@ -166,13 +157,13 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
              ok=False, flag="kernel died"),
         Case("syntax_error", sub(filled_in(aid, root, {second: _answer_source(good, second)
                                                         + "\n    return (\n"})),
-             lose=set(tests_of[second]) | dependents(second)),
+             lose=set(tests_of[second])),
         # a wrong first answer whose test the student emptied / deleted: restored, so it fails
         Case("edited_locked_test", sub(_with_cell(broken_first, tests_of[first][0],
                                                   lambda c: setattr(c, "source", "pass"))),
-             lose=set(tests_of[first]) | dependents(first)),
+             lose=set(tests_of[first])),
         Case("deleted_test_cell", sub(_delete_cell(broken_first, tests_of[first][-1])),
-             lose=set(tests_of[first]) | dependents(first)),
+             lose=set(tests_of[first])),
         Case("raised_points", sub(_with_cell(good, tests_of[first][0],
                                              lambda c: c.metadata.nbgrader.update(points=1000)))),
         Case("fake_grade_cell", sub(_add_fake_grade_cell(good)), flag="unknown graded cell"),
@@ -182,11 +173,32 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
         Case("stderr_warning", sub(append(first, "import sys\nprint('DeprecationWarning: just a note', file=sys.stderr)\n"
                                                  "import warnings\nwarnings.warn('a harmless warning')"))),
         Case("huge_output", sub(prepend(first, "for _i in range(10**7):\n    print(_i)")),
-             lose=set(tests_of[first]) | dependents(first), flag="time limit"),
-        # grows by 128 MiB of address space a step until the cap stops it
+             lose=set(tests_of[first]), flag="time limit"),
+        # grows by 128 MiB of touched memory a step until the watchdog stops the kernel
         Case("memory_growth", sub(prepend(first, "import numpy\n_hog = []\nwhile True:\n"
-                                                 "    _hog.append(numpy.empty(2**24))")),
-             ok=None, lose=set(tests_of[first]) | dependents(first), at_least=True, flag="memory"),
+                                                 "    _hog.append(numpy.ones(2**24))")),
+             ok=None, lose=set(tests_of[first]), at_least=True, flag="memory"),
+        # reserves 64 GiB of address space it never uses (as a CUDA build of torch does):
+        # not memory, so full marks
+        Case("reserve_address_space", sub(prepend(first, (
+            "import mmap\n_reserved = mmap.mmap(-1, 64 << 30, flags=mmap.MAP_PRIVATE | "
+            "mmap.MAP_ANONYMOUS | 0x4000, prot=0)  # MAP_NORESERVE, PROT_NONE")))),
+        # tiny outputs without end: cut and flagged; that answer hits the time limit, the
+        # others keep their points
+        Case("output_flood", sub(prepend(first, (
+            "from IPython.display import display as _display\n_i = 0\nwhile True:\n"
+            "    _display(_i)\n    _i += 1"))),
+             lose=set(tests_of[first]), flag="output cut"),
+        # an 18 MB image and a 12 MB result: cut and flagged, no point lost
+        Case("big_output", sub(append(first, (
+            "import base64 as _b\nfrom IPython.display import display as _display\n"
+            "_display({'image/png': _b.b64encode(b'x' * (18 << 20)).decode()}, raw=True)\n"
+            "_display({'text/plain': 'y' * (12 << 20)}, raw=True)"))), flag="output cut"),
+        # raw HTML and JavaScript: shown as text in the graded notebook and the feedback
+        Case("html_output", sub(append(first, (
+            "from IPython.display import HTML as _H, Javascript as _J, display as _display\n"
+            "_display(_H(\"<script>alert('x')</script><img src=x onerror=alert(1)>\"))\n"
+            "_display(_J(\"alert('js')\"))")))),
         Case("corrupt_json", {fname: b'{"cells": [ this is not json'}, ok=False, flag="not a valid notebook"),
         Case("missing_notebook", {"notes.txt": b"I forgot my notebook"}, ok=False, flag="missing notebook"),
         Case("renamed_notebook", {f"{aid}_final.ipynb": good}, flag="renamed"),
@@ -196,7 +208,42 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
         Case("cell_type_changed", sub(_with_cell(good, second, _to_markdown))),
         Case("blank", sub(load(aid, root)[1]), lose=None),
         Case("tamper_late", sub(append(last, "import numpy\nnumpy.allclose = lambda *a, **k: True")),
-             lose=set(tests_of[last]), flag="tampering"),
+             lose=set(), flag="tampering"),
+        # Verdicts are made outside the kernel: whatever a hand-in does to its kernel, a wrong
+        # answer scores 0 and a right one keeps its points (#10's classes, one case each).
+        Case("setattr_other_name", sub(wrong_first(
+            "import numpy as _n\n_set = setattr\n_set(_n, 'allclose', lambda *a, **k: True)")),
+             lose=set(tests_of[first])),
+        Case("runtime_attribute_name", sub(wrong_first(
+            "import tnn.grading as _g\ngetattr(_g, '__di' + 'ct__')['assert_close'] = "
+            "lambda *a, **k: None")), lose=set(tests_of[first])),
+        Case("tamper_in_cell_magic", sub(wrong_first(
+            "get_ipython().run_cell_magic('time', '', 'import tnn.grading as _g\\n"
+            "_g.check_function = lambda *a, **k: None')")), lose=set(tests_of[first])),
+        Case("fake_library_module", sub(wrong_first(
+            "import os, sys, tempfile, tnn\n_d = tempfile.mkdtemp()\n"
+            "open(os.path.join(_d, 'grading.py'), 'w').write('def check_function(*a, **k): pass')\n"
+            "tnn.__path__.insert(0, _d)\nsys.modules.pop('tnn.grading', None)")),
+             lose=set(tests_of[first])),
+        # test cells rewritten to `pass` for every later cell: the grader's own calls are
+        # rewritten too, so the kernel answers nothing and every check fails
+        Case("input_transformer", sub(wrong_first(
+            "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])")),
+             lose=None),
+        Case("post_run_hook", sub(wrong_first(
+            "def _ok(result):\n    result.error_in_exec = None\n"
+            "get_ipython().events.register('post_run_cell', _ok)")),
+             lose=set(tests_of[first])),
+        Case("read_own_notebook", sub(append(first, (
+            "import glob, os\nfor _f in glob.glob('**/*', recursive=True) + glob.glob('../**/*', "
+            "recursive=True):\n    if os.path.isfile(_f):\n        try:\n"
+            "            print(_f, open(_f, errors='replace').read()[:100000])\n"
+            "        except OSError:\n            pass")))),
+        Case("honest_noise", sub(append(first, (
+            "import numpy as np\nimport sys, logging\nprint('debug: here', file=sys.stderr)\n"
+            "logging.warning('a note on stderr')\nfrom tqdm.auto import tqdm\n"
+            "for _ in tqdm(range(3)):\n    pass\nimport matplotlib.pyplot as plt\n"
+            "plt.rcParams['figure.dpi'] = 80\n_two = eval('1 + 1')")))),
     ]
     if not runtime:
         cases = [c for c in cases if c.name not in RUNTIME_CASES]
@@ -205,16 +252,16 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
         cases += [
             Case("patch_allclose", sub(filled_in(aid, root, {first: wrong + "np.allclose = lambda *a, **k: True\n"
                                                               "np.testing.assert_allclose = lambda *a, **k: None"})),
-                 lose=all_tests, flag="tampering"),
+                 lose=set(tests_of[first]), flag="tampering"),
             Case("patch_helpers", sub(filled_in(aid, root, {first: wrong + "check_function = lambda *a, **k: None"})),
-                 lose=all_tests, flag="tampering"),
+                 lose=set(tests_of[first]), flag="tampering"),
             Case("patch_helper_module", sub(filled_in(aid, root, {first: wrong + (
                 "import tnn.grading as _g\n_g.assert_close = lambda *a, **k: None")})),
-                 lose=all_tests, flag="tampering"),
+                 lose=set(tests_of[first]), flag="tampering"),
             Case("eq_always_true", sub(filled_in(aid, root, {first: (
                 "class _Yes:\n    def __eq__(self, other):\n        return True\n"
                 "    __array_priority__ = 1000\n\ndef sigmoid(x):\n    return _Yes()\n")})),
-                 lose=set(tests_of[first]) | dependents(first)),
+                 lose=set(tests_of[first])),
             Case("wrong_type", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return list(np.ravel(1 - np.tanh(x) ** 2))"})),
                  lose=set(tests_of["tanh_grad"])),
             Case("wrong_dtype", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return (1 - np.tanh(x) ** 2) > 0.5"})),
@@ -226,6 +273,28 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
                 "torch.testing.assert_close = lambda *a, **k: None\n\n"
                 "def elu_torch(x, alpha=1.0):\n    return x * 0.0")})),
                  lose=set(tests_of["elu_torch"]), flag="tampering"),
+            Case("stack_walk_for_expected", sub(filled_in(aid, root, {first: (
+                "import inspect\n\ndef sigmoid(x):\n    for _fr in inspect.stack():\n"
+                "        if 'expected' in _fr.frame.f_locals:\n"
+                "            return _fr.frame.f_locals['expected']\n    return x * 0.0\n")})),
+                 lose=set(tests_of[first])),
+            Case("reference_by_string", sub(filled_in(aid, root, {"tanh_grad": (
+                "import importlib\n\ndef tanh_grad(x):\n"
+                "    return getattr(importlib.import_module('tnn.' + 'activations'), "
+                "'tanh' + '_grad')(x)")})),
+                 lose=set(tests_of["tanh_grad"])),
+            Case("stderr_inside_function", sub(filled_in(aid, root, {"tanh_grad": (
+                "import sys\n\ndef tanh_grad(x):\n    print('debug', x, file=sys.stderr)\n"
+                "    return 1.0 - np.tanh(x) ** 2")}))),
+            Case("scipy_and_where", sub(filled_in(aid, root, {first: (
+                "from scipy.special import expit\n\ndef sigmoid(x):\n    return expit(x)\n")}))),
+            # a classic bug: relu zeroes the caller's array in place (the grader compares the
+            # inputs before and after the call)
+            Case("relu_in_place", sub(filled_in(aid, root, {"relu": re.sub(
+                r"def relu\(x\):.*?(?=\ndef |\Z)",
+                "def relu(x):\n    x = np.asarray(x)\n    x[x < 0] = 0\n    return x\n\n",
+                _answer_source(good, "relu"), count=1, flags=re.S)})),
+                 lose={"test_relu", "test_relu_hidden"}),
             Case("reference_import", sub(filled_in(aid, root, {"tanh_grad": (
                 "from tnn.activations import tanh_grad as _tg\n\ndef tanh_grad(x):\n    return _tg(x)")})),
                  lose=set(tests_of["tanh_grad"]), flag="reference"),

@@ -46,6 +46,23 @@ def course_config(root: Path | str = REPO_ROOT, **overrides) -> Config:
     from autograde.feedback import HideHiddenTests
 
     config.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # Scores are decided outside the student's kernel (autograde/trusted.py): the kernel runs
+    # the student's cells, the grader runs the tests.
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
+
+    from autograde.trusted import TrustedExecute
+
+    config.Autograde.autograde_preprocessors = [
+        TrustedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+        AssignLatePenalties, CheckCellMetadata]
+    config.TrustedExecute.solutions_root = str(root)
     for dotted, value in overrides.items():
         section, trait = dotted.rsplit(".", 1)
         setattr(getattr(config, section), trait, value)

@@ -6,7 +6,7 @@ it stopped when started again. Options:
 
     python -m autograde.grade [--student ID ...] [--assignment NAME ...] [--timeout SECONDS]
                               [--jobs N] [--memory-mb MB] [--student-timeout SECONDS]
-                              [--kernel-cpu SECONDS]
+                              [--kernel-cpu SECONDS] [--threads N] [--gpu]
                               [--regrade] [--no-sandbox] [--wait] [--root DIR]
 """
 
@@ -26,7 +26,14 @@ def main(argv=None) -> int:
     parser.add_argument("--assignment", action="append", help="grade only this assignment")
     parser.add_argument("--timeout", type=int, help="per-cell time limit in seconds (default 120)")
     parser.add_argument("--jobs", type=int, help="students graded at once (default: CPU cores)")
-    parser.add_argument("--memory-mb", type=int, default=4096, help="memory cap per kernel")
+    parser.add_argument("--memory-mb", type=int, default=4096,
+                        help="memory a kernel may use (resident, its children and its /tmp "
+                             "included; default 4096)")
+    parser.add_argument("--threads", type=int,
+                        help="threads per kernel (default: CPU cores / jobs)")
+    parser.add_argument("--gpu", action="store_true",
+                        help="let kernels use the GPU (each gets 1/jobs of its memory); by "
+                             "default kernels see no GPU, so grades never depend on it")
     parser.add_argument("--student-timeout", type=float, default=1800.0,
                         help="wall-time cap per student in seconds")
     parser.add_argument("--kernel-cpu", type=int, default=600,
@@ -60,7 +67,8 @@ def main(argv=None) -> int:
                         config_overrides=overrides, jobs=args.jobs, resume=not args.regrade,
                         sandbox=False if args.no_sandbox else None, memory_mb=args.memory_mb,
                         student_timeout=args.student_timeout, kernel_cpu_seconds=args.kernel_cpu,
-                        progress=not args.no_progress, wait=args.wait)
+                        progress=not args.no_progress, wait=args.wait, threads=args.threads,
+                        gpu=args.gpu)
     except AlreadyRunning as err:
         print(f"make grade: {err}", file=sys.stderr)
         return 3

@@ -31,21 +31,6 @@ def read_scores(url: str, student: str, assignment: str) -> tuple[float, float, 
         return sub.score, sub.max_score, cells
 
 
-def zero_cells(url: str, student: str, aid: str, grade_ids: set[str]) -> None:
-    """Set the automatic score of ``grade_ids`` in ``student``'s submission to 0."""
-    from nbgrader.api import Gradebook
-
-    if not grade_ids:
-        return
-    with Gradebook(db_url(url)) as gb:
-        sub = gb.find_submission(aid, student)
-        for nb in sub.notebooks:
-            for g in nb.grades:
-                if g.name in grade_ids:
-                    g.auto_score = 0.0
-        gb.db.commit()
-
-
 def template_gradebook(main_db: Path, dest: Path) -> None:
     """Copy the course gradebook without any student data: the base of each worker's db."""
     dest.unlink(missing_ok=True)

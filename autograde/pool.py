@@ -7,7 +7,11 @@ a run killed with ``kill -9`` leaves no worker grading on behind a restarted run
 
 :func:`run_jobs` keeps ``parallel`` workers busy, stops a worker past its wall-time cap, and
 retries a job whose failure was the grader's (the worker died without a result, or reported a
-grader failure) at most ``retries`` times.
+grader failure) at most ``retries`` times. It also caps each worker's own memory (what it
+grew by since the fork: outputs of a hand-in are what makes it grow) and turns the notes the
+kernel's watchdog and the output caps leave (:func:`autograde.sandbox.note_limit`) into the
+student's flags. A job whose worker cannot even start is that job's grader failure; the
+others go on.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autograde.results import GRADER, STUDENT, GradeResult, Job, read_results
-from autograde.sandbox import die_with_parent
+from autograde.sandbox import NOTES_ENV, die_with_parent, read_notes, resident_bytes
+
+#: how much a grading worker may grow past the run's own memory before it is stopped
+WORKER_MEMORY_MB = 2048
 
 
 def _worker_entry(job_file: str, log: str, env: dict, root: str) -> None:
@@ -49,15 +56,26 @@ def _worker_entry(job_file: str, log: str, env: dict, root: str) -> None:
 class WorkerProcess:
     """A forked child running :func:`autograde.worker.main` on one job file."""
 
-    def __init__(self, job_file: Path, log: Path, env: dict, root: Path):
+    def __init__(self, job_file: Path, log: Path, env: dict, root: Path,
+                 memory_mb: int = WORKER_MEMORY_MB):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
+        # where the kernels' watchdog and the output caps note the limits that fired
+        self.notes = Path(str(log) + ".limits")
+        self.notes.unlink(missing_ok=True)
+        env = dict(env, **{NOTES_ENV: str(self.notes)})
+        self.memory_cap = resident_bytes(os.getpid()) + memory_mb * 2**20
+        self.memory_mb = memory_mb
         self.process = ctx.Process(target=_worker_entry,
                                    args=(str(job_file), str(log), env, str(root)))
         self.process.start()
         self.pid = self.process.pid
         self.started = time.monotonic()
+
+    def over_memory(self) -> bool:
+        """Whether the worker itself (not its kernel) holds more than its cap."""
+        return resident_bytes(self.pid) > self.memory_cap
 
     def poll(self):
         return None if self.process.is_alive() else self.process.exitcode
@@ -88,6 +106,19 @@ def preload() -> None:
     from autograde import checks, worker  # noqa: F401
 
 
+def apply_notes(results: list[GradeResult], notes: list[tuple[str, str]]) -> None:
+    """Add each limit note to the flags of its assignment's result (all when unnamed); a
+    hand-in that failed because a limit fired gets that limit as its reason."""
+    for where, message in notes:
+        for r in results:
+            if where and where != r.assignment:
+                continue
+            if message not in r.flags:
+                r.flags.append(message)
+            if not r.ok and message.startswith("memory cap"):
+                r.error, r.fault = message, STUDENT
+
+
 def run_jobs(
     jobs: list[Job],
     start: Callable[[Job], WorkerProcess],
@@ -111,17 +142,28 @@ def run_jobs(
             while queue and len(running) < parallel:
                 job, attempt = queue.pop(0)
                 Path(job.out).unlink(missing_ok=True)
-                running[job.student] = (start(job), job, attempt)
+                try:
+                    running[job.student] = (start(job), job, attempt)
+                except Exception as err:  # noqa: BLE001 - this job only: the batch goes on
+                    why = f"could not start grading: {type(err).__name__}: {err}"[:500]
+                    finish(job, [GradeResult.failed(job.student, a, why, GRADER)
+                                 for a in job.assignments])
             time.sleep(poll_seconds)
             for student in list(running):
                 proc, job, attempt = running[student]
                 overtime = time.monotonic() - proc.started > timeout
-                if proc.poll() is None and not overtime:
+                too_big = proc.poll() is None and getattr(proc, "over_memory", bool)()
+                if proc.poll() is None and not overtime and not too_big:
                     continue
                 proc.kill()  # a worker over time, or what is left of its session
                 del running[student]
                 out = Path(job.out)
-                if overtime:
+                if too_big:
+                    why = (f"the hand-in's outputs made its grading worker use more than "
+                           f"{proc.memory_mb} MB of memory: stopped")
+                    results = [GradeResult.failed(student, a, why, STUDENT)
+                               for a in job.assignments]
+                elif overtime:
                     why = f"grading took longer than {timeout:g} s and was stopped"
                     results = [GradeResult.failed(student, a, why, STUDENT)
                                for a in job.assignments]
@@ -132,6 +174,8 @@ def run_jobs(
                            "writing a result: a problem of the grader, not of the hand-in")
                     results = [GradeResult.failed(student, a, why, GRADER)
                                for a in job.assignments]
+                if getattr(proc, "notes", None) is not None:
+                    apply_notes(results, read_notes(proc.notes))
                 if any(r.fault == GRADER for r in results) and attempt < retries:
                     queue.append((job, attempt + 1))
                     continue

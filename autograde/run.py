@@ -20,6 +20,7 @@ next run grades them again.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -30,6 +31,8 @@ from pathlib import Path
 from autograde import gradebook, pool, runstate
 from autograde import sandbox as sb
 from autograde.course import REPO_ROOT, assignment_ids, find_submissions, generate_assignments
+from autograde.feedback import autograde_preprocessors
+from autograde.graded import build_stripped_library
 from autograde.report import export_grades
 from autograde.results import GradeResult, Job
 
@@ -50,15 +53,24 @@ class Plan:
         return sorted({a for aids in self.by_student.values() for a in aids})
 
 
+#: a student id the grader uses in file names: letters, digits and ``._@+-``, not leading
+#: ``.`` or ``-``, at most 64 characters
+STUDENT_ID = re.compile(r"[A-Za-z0-9_@+][A-Za-z0-9._@+-]{0,63}")
+
+
 def plan(root: Path, students=None, assignments=None) -> Plan:
-    """Step 1: the hand-ins to grade, grouped per student."""
+    """Step 1: the hand-ins to grade, grouped per student (an invalid id fails alone)."""
     known = set(assignment_ids(root))
     out = Plan()
     for s, a in find_submissions(root):
         if (students is not None and s not in students) or (
                 assignments is not None and a not in assignments):
             continue
-        if a in known:
+        if not STUDENT_ID.fullmatch(s):
+            out.unknown.append(GradeResult.failed(
+                s[:80], a, f"invalid student id {s[:80]!r}: use at most 64 letters, digits "
+                "or ._@+- (not starting with . or -); rename the folder", "student"))
+        elif a in known:
             out.by_student.setdefault(s, []).append(a)
         else:
             out.unknown.append(GradeResult.failed(
@@ -69,7 +81,7 @@ def plan(root: Path, students=None, assignments=None) -> Plan:
 def record_sources(root: Path, aids: list[str], run_folder: Path) -> Path:
     """Step 2: record the assignments in the gradebook; return the workers' template db."""
     main_db = root / "autograde" / "gradebook.db"
-    template = run_folder / "template.db"
+    template = run_folder / ".template.db"  # no student id starts with "."
     if aids:
         release = run_folder / "release"
         generate_assignments(root, release_dir=os.path.relpath(release, root), assignments=aids)
@@ -121,13 +133,16 @@ def grade(
     student_timeout: float = 1800.0,
     kernel_cpu_seconds: int = 600,
     wait: bool = False,
+    threads: int | None = None,
+    gpu: bool = False,
 ) -> list[GradeResult]:
     """Grade every hand-in under ``root/autograde/submitted/<student>/<assignment>/``.
 
     ``jobs`` students at a time (default: one per CPU core), each in a worker of its own with
     the sandboxed kernel (``sandbox=None`` uses bubblewrap when it works; each kernel gets
-    ``memory_mb`` of address space and ``kernel_cpu_seconds`` of CPU time; a student over
-    ``student_timeout`` seconds is stopped and flagged). ``resume`` skips students graded
+    ``memory_mb`` of memory (resident, with its /tmp), ``threads`` threads (default: cores /
+    jobs), no GPU unless ``gpu`` (then 1/jobs of its memory), ``kernel_cpu_seconds`` of CPU
+    time; a student over ``student_timeout`` seconds is stopped and flagged). ``resume`` skips students graded
     before with the same fingerprint. ``feedback`` is True, False, or the students to write
     feedback HTML for. Raises :class:`autograde.runstate.AlreadyRunning` when another run of
     this course is in progress (``wait=True`` waits for it instead).
@@ -152,17 +167,24 @@ def grade(
             print(sb.WARNING, file=sys.stderr)
         overrides = dict(config_overrides or {})
         settings = {"overrides": {k: repr(v) for k, v in overrides.items()}, "bwrap": use_bwrap,
-                    "memory_mb": memory_mb, "cpu": kernel_cpu_seconds,
+                    "memory_mb": memory_mb, "cpu": kernel_cpu_seconds, "gpu": gpu,
                     "feedback": feedback if isinstance(feedback, bool) else sorted(feedback),
                     "code": runstate.code_version()}
         finished = runstate.Finished(work)
         done, todo = skip_unchanged(root, the_plan, settings, finished, resume)
 
         kernels = run_folder / "kernels"
+        # the kernels' course library: no body of any function an assignment grades
+        library = tempfile.mkdtemp(prefix="tnn-library-")
+        runstate.note_tmpdir(run_folder, library)
+        build_stripped_library(Path(library), root)
         sb.write_kernelspec(kernels, roots=sorted({root, REPO_ROOT}), memory_mb=memory_mb,
-                            cpu_seconds=kernel_cpu_seconds, use_bwrap=use_bwrap)
+                            cpu_seconds=kernel_cpu_seconds, use_bwrap=use_bwrap,
+                            library=library, threads=threads or sb.default_threads(jobs),
+                            gpu=gpu, gpu_fraction=1 / max(1, jobs or os.cpu_count() or 1))
         overrides.setdefault("Execute.kernel_name", sb.KERNEL_NAME)
         overrides["KernelManager.transport"] = "ipc"
+        overrides["Autograde.autograde_preprocessors"] = autograde_preprocessors()  # output caps
         fingerprints = {student: fp for student, _aids, fp in todo}
         main_db = root / "autograde" / "gradebook.db"
         runtimes: dict[str, str] = {}
@@ -208,7 +230,9 @@ def grade(
             bar.close()
             for runtime in runtimes.values():
                 shutil.rmtree(runtime, ignore_errors=True)
-            shutil.rmtree(run_folder, ignore_errors=True)
+            shutil.rmtree(library, ignore_errors=True)
+            if not os.environ.get("TNN_KEEP_RUN_FOLDER"):  # kept for debugging the grader
+                shutil.rmtree(run_folder, ignore_errors=True)
 
         results = list(the_plan.unknown)
         for student in sorted(done):

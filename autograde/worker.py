@@ -20,7 +20,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from autograde.gradebook import read_scores, zero_cells
+from autograde.gradebook import read_scores
 from autograde.results import GRADER, STUDENT, GradeResult, Job, write_results
 
 
@@ -39,6 +39,9 @@ def stage(root: Path, student: str, aid: str, staging: Path):
     dest = staging / student / aid
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
+    if src.parent.is_symlink() or src.is_symlink():  # it could point at another hand-in
+        why = f"hand-in folder {student}/{aid} is a symbolic link: refused"
+        return [why], set(), why
     expected = _expected_notebooks(root, aid)
     present = sorted(p.name for p in src.glob("*.ipynb") if not p.is_symlink())
     extra = [n for n in present if n not in expected]
@@ -107,7 +110,7 @@ def repair_metadata(nb, source) -> list[str]:
 
 def summarize_failure(log: str) -> tuple[str, str]:
     """One line an instructor can act on, and whose failure it is (student or grader)."""
-    if "DeadKernelError" in log or "Kernel died" in log:
+    if "DeadKernelError" in log or "Kernel died" in log or "KernelDied" in log:
         return "the kernel died (os._exit, a crash, or the memory or CPU cap)", STUDENT
     if "CellTimeoutError" in log:
         return ("a cell did not answer the time limit's interrupt (code ignoring it, stuck in "
@@ -124,7 +127,7 @@ def grade_one(api, config, job: Job, aid: str) -> GradeResult:
 
     root, student = Path(job.root), job.student
     res = GradeResult(student, aid, False)
-    flags, zero, fatal = stage(root, student, aid, Path(job.staging))
+    flags, _distrusted, fatal = stage(root, student, aid, Path(job.staging))
     res.flags = flags
     if fatal:  # nothing gradable was handed in: the student's doing
         res.error, res.fault = fatal, STUDENT
@@ -140,9 +143,8 @@ def grade_one(api, config, job: Job, aid: str) -> GradeResult:
         nb, _ = checks.read_notebook(nbfile)
         if nb is not None:
             res.flags += checks.runtime_flags(nb)
-    url = config.CourseDirectory.db_url
-    zero_cells(url, student, aid, zero)
-    score, max_score, cells = read_scores(url, student, aid)
+    # the static checks' findings are flags for the instructor: no score depends on them
+    score, max_score, cells = read_scores(config.CourseDirectory.db_url, student, aid)
     res.ok, res.score, res.max_score = True, score, max_score
     res.cells = dict(cells)
     if job.feedback:
@@ -160,6 +162,7 @@ def run(job: Job) -> list[GradeResult]:
     overrides = dict(job.overrides)
     overrides["CourseDirectory.db_url"] = "sqlite:///" + job.db
     overrides["CourseDirectory.submitted_directory"] = os.path.relpath(job.staging, root)
+    overrides["TrustedExecute.staging"] = job.staging  # the kernel's working directory
     config = course_config(root, **overrides)
     api = nbgrader_api(config)
     results = []

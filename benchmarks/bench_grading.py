@@ -1,13 +1,14 @@
 """Grading throughput: plain sequential ``nbgrader autograde`` vs the course's parallel grader,
 side by side in one run, on the same generated hand-ins of every assignment.
 
-    python benchmarks/bench_grading.py [--n 40] [--jobs CORES] [--timeout 120] [--keep DIR]
+    python benchmarks/bench_grading.py [--n 40] [--jobs 1,2,4,...] [--timeout 120] [--keep DIR]
 
 For each assignment in solutions/, N hand-ins are generated from the released notebook
-(cycling: the solution, the one-bug submission of tests/one_bug/, the blank release). Both
-graders get a fresh copy of the course with the same hand-ins; neither writes feedback.
-Prints each grader's wall time, the ratio (sequential / parallel) and whether every
-per-cell score is identical.
+(cycling: the solution, the one-bug submission of tests/one_bug/, the blank release). Plain
+sequential ``nbgrader autograde`` grades them once; the course's grader grades them at 1, 2,
+4, ... jobs up to the machine's cores (``--jobs`` picks the list), each on a fresh copy of
+the course, without feedback. Prints a scaling table: hand-ins per minute, the speed-up over
+sequential nbgrader, and whether every per-cell score equals sequential nbgrader's.
 """
 
 from __future__ import annotations
@@ -75,42 +76,63 @@ def plain_nbgrader(root: Path, pairs, timeout: int) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="hand-ins per assignment (default 40)")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="parallel workers")
+    parser.add_argument("--jobs", default="",
+                        help="comma-separated job counts (default: 1, 2, 4, ... up to the cores)")
+    parser.add_argument("--gpu", action="store_true", help="grade with --gpu (kernels see it)")
     parser.add_argument("--timeout", type=int, default=120, help="per-cell time limit (s)")
     parser.add_argument("--keep", help="grade in this folder and keep it (default: a temp dir)")
     args = parser.parse_args()
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    cores = os.cpu_count() or 1
+    if args.jobs:
+        job_counts = [int(j) for j in args.jobs.split(",")]
+    else:
+        job_counts = [1]
+        while job_counts[-1] * 2 <= cores:
+            job_counts.append(job_counts[-1] * 2)
+        if job_counts[-1] != cores:
+            job_counts.append(cores)
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="bench-grading-"))
-    seq_root, par_root = base / "sequential", base / "parallel"
+    seq_root = base / "sequential"
     pairs = make_course(seq_root, args.n)
-    make_course(par_root, args.n)
     print(f"{len(pairs)} hand-ins ({args.n} per assignment x {len(pairs) // args.n} assignment(s)); "
-          f"{os.cpu_count()} CPU cores; sandbox: {'bwrap' if sandbox.bwrap_available() else 'none'}")
+          f"{cores} CPU cores; sandbox: {'bwrap' if sandbox.bwrap_available() else 'none'}; "
+          f"GPU to kernels: {'yes' if args.gpu else 'no'}")
 
     t0 = time.perf_counter()
     seq = plain_nbgrader(seq_root, pairs, args.timeout)
     t_seq = time.perf_counter() - t0
+    rows = [("nbgrader autograde, sequential", t_seq, "reference")]
+    all_same = True
+    for jobs in job_counts:
+        par_root = base / f"parallel-{jobs}"
+        make_course(par_root, args.n)
+        t0 = time.perf_counter()
+        results = grade(par_root, jobs=jobs, feedback=False, resume=False, progress=False,
+                        config_overrides={"Execute.timeout": args.timeout}, gpu=args.gpu,
+                        sandbox=None if sandbox.bwrap_available() else False)
+        elapsed = time.perf_counter() - t0
+        par = {(r.student, r.assignment): ({k: tuple(v) for k, v in r.cells.items()}
+                                           if r.ok else None) for r in results}
+        same = seq == par
+        all_same &= same
+        rows.append((f"course grader, {jobs} job(s)", elapsed, "identical" if same else "DIFFER"))
+        if not same:
+            for key in sorted(set(seq) | set(par)):
+                if seq.get(key) != par.get(key):
+                    print("  differs:", jobs, key, seq.get(key), par.get(key))
+        if not args.keep:
+            shutil.rmtree(par_root, ignore_errors=True)
 
-    t0 = time.perf_counter()
-    results = grade(par_root, jobs=args.jobs, feedback=False, resume=False,
-                    config_overrides={"Execute.timeout": args.timeout})
-    t_par = time.perf_counter() - t0
-    par = {(r.student, r.assignment): ({k: tuple(v) for k, v in r.cells.items()} if r.ok else None)
-           for r in results}
-
-    same = seq == par
-    print(f"{'grader':<34} {'seconds':>9} {'hand-ins/s':>11}")
-    print(f"{'nbgrader autograde, sequential':<34} {t_seq:9.1f} {len(pairs) / t_seq:11.2f}")
-    print(f"{'course grader, ' + str(args.jobs) + ' workers':<34} {t_par:9.1f} {len(pairs) / t_par:11.2f}")
-    print(f"ratio (sequential / parallel): {t_seq / t_par:.2f}x")
-    print(f"grades identical: {'yes' if same else 'NO'}")
-    if not same:
-        for key in sorted(set(seq) | set(par)):
-            if seq.get(key) != par.get(key):
-                print("  differs:", key, seq.get(key), par.get(key))
+    print(f"\n{'grader':<34} {'seconds':>9} {'hand-ins/min':>13} {'speed-up':>9}  grades")
+    for name, seconds, grades in rows:
+        print(f"{name:<34} {seconds:9.1f} {60 * len(pairs) / seconds:13.1f} "
+              f"{t_seq / seconds:8.2f}x  {grades}")
+    print(f"grades identical to sequential nbgrader at every job count: "
+          f"{'yes' if all_same else 'NO'}")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
-    return 0 if same else 1
+    return 0 if all_same else 1
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ def test_batch_report_and_feedback(graded):
     for aid in ASSIGNMENTS:
         full = results[aid, "solution"]
         assert full.ok and not full.flags, full
-        assert full.score == full.max_score - 2  # all but the hand-graded answer
+        _, _, points = corpus.structure(aid)
+        assert full.score == sum(points.values())  # every autograded point; written answers wait
         for (other, _), r in results.items():
             assert other != aid or not r.ok or r.score <= full.score, r
     rows = {(row["assignment"], row["student"]): row
@@ -170,3 +171,55 @@ def test_grading_helpers_ignore_patched_numpy(monkeypatch):
     monkeypatch.setattr(np.testing, "assert_allclose", lambda *a, **k: None)
     with pytest.raises(AssertionError, match="wrong at"):
         check_function(wrong, lambda x: x + 1.0, [{"x": np.ones(3)}])
+
+
+def _secret_lines(aid, marker):
+    """Distinctive lines of the solution's ``marker`` regions (HIDDEN TESTS or SOLUTION)."""
+    solution, _ = corpus.load(aid)
+    out, inside = set(), False
+    for cell in solution.cells:
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if stripped == f"### BEGIN {marker}":
+                inside = True
+            elif stripped == f"### END {marker}":
+                inside = False
+            elif inside and len(stripped) > 30 and not stripped.startswith(("#", "from ", "import ")):
+                out.add(stripped)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
+@pytest.mark.parametrize("aid", ASSIGNMENTS)
+def test_no_hidden_test_or_solution_reaches_the_student(graded, aid):
+    """A kernel that prints every file it can see finds no hidden test; no feedback holds a
+    hidden test's code, an expected value of a hidden check, or the solution's code."""
+    import html as html_lib
+
+    import nbformat
+
+    root, results = graded
+    secrets = _secret_lines(aid, "HIDDEN TESTS")
+    answers = _secret_lines(aid, "SOLUTION")
+    assert secrets and answers
+    graded_nb = nbformat.read(root / "autograde" / "autograded" / "read_own_notebook" / aid /
+                              f"{aid}.ipynb", as_version=4)
+    printed = "\n".join(str(o.get("text", "")) + str(o.get("data", {}))
+                        for c in graded_nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "BEGIN HIDDEN TESTS" not in printed
+    assert not [line for line in secrets if line in printed]
+    for student in ("blank", "edited_locked_test", "read_own_notebook"):
+        page = root / "autograde" / "feedback" / student / aid / f"{aid}.html"
+        if not page.exists():
+            continue
+        text = html_lib.unescape(page.read_text())
+        assert "BEGIN HIDDEN TESTS" not in text, student
+        leaked = [line for line in secrets if line in text]
+        if student == "blank":  # this hand-in wrote no code: no answer may appear
+            leaked += [line for line in answers if line in text]
+        assert not leaked, (student, leaked[:3])
+    if aid == AID:  # a hidden check's message says what failed, not the answer
+        wrong = html_lib.unescape((root / "autograde" / "feedback" / "edited_locked_test" / AID /
+                                   f"{AID}.html").read_text())
+        assert "expected (hidden)" in wrong

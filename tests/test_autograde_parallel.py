@@ -76,9 +76,10 @@ def test_interrupted_run_resumes_without_losing_or_duplicating_grades(tmp_path):
     rows, grades = submission_rows(tmp_path)
     assert sorted(rows) == sorted((s, AID) for s in hand_ins), "one submission per hand-in"
     assert grades == len(hand_ins) * len(by["s1"].cells), "no duplicated grade rows"
-    assert by["s1"].score == by["s4"].score == by["s1"].max_score - 2
-    assert by["s3"].score == 0
     _, tests_of, points = corpus.structure(AID)
+    # the solution earns every autograded point; written answers wait for the instructor
+    assert by["s1"].score == by["s4"].score == sum(points.values())
+    assert by["s3"].score == 0
     assert by["s2"].score == by["s1"].score - sum(points[k] for k in tests_of["tanh_grad"])
 
     # grades.csv: one row per hand-in, per-question columns, scores as in the gradebook

@@ -12,6 +12,7 @@ not change the verdict.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import sys
@@ -70,10 +71,43 @@ def _student_facing(check):
 
 def _student_line(err: BaseException) -> str:
     """' (line N: `code`)' for the last frame of ``err``'s traceback outside this module."""
+    where = getattr(err, "where", None)  # set when the code ran in another process
+    if where is not None:
+        return f" (at {where})" if where else ""
     frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__]
     if not frames or not frames[-1].line:
         return ""
     return f" (at line {frames[-1].lineno}: `{frames[-1].line.strip()}`)"
+
+
+_REDACT = {"on": False}
+
+
+@contextlib.contextmanager
+def redacted_expected():
+    """Within this block, failure messages leave out the expected values.
+
+    The grader uses it for hidden tests: the feedback says which input failed, what came
+    back and the hint, but not the answer.
+    """
+    before = _REDACT["on"]
+    _REDACT["on"] = True
+    try:
+        yield
+    finally:
+        _REDACT["on"] = before
+
+
+def _expected_text(value) -> str:
+    return "(hidden)" if _REDACT["on"] else format_value(value)
+
+
+def _register(student_fn, reference_fn) -> None:
+    """Tell a grader-side stand-in for the student's function which reference it is checked
+    against (so the reference may stand in for it while later functions are checked)."""
+    register = getattr(student_fn, "register_reference", None)
+    if callable(register):
+        register(reference_fn)
 
 
 def route_warnings_to_stdout() -> None:
@@ -209,7 +243,7 @@ def assert_close(
             f"{name} returned {format_value(got_arr[idx])} (not a finite number) at "
             f"{int(bad_nan.sum())} of {bad_nan.size} positions{where}; the first is at "
             f"{_input_at(inputs, idx, expected.shape)}, where the answer is "
-            f"{format_value(expected[idx])}. NaN or inf usually means an overflow in exp() or "
+            f"{_expected_text(expected[idx])}. NaN or inf usually means an overflow in exp() or "
             f"a 0/0 or inf/inf division.{hint_text}"
         )
     with _errstate(invalid="ignore", over="ignore"):  # inf - inf is handled just below
@@ -225,7 +259,7 @@ def assert_close(
         raise AssertionError(
             f"{name} is wrong at {int(wrong.sum())} of {wrong.size} positions{where}. "
             f"First: at {_input_at(inputs, idx, expected.shape)} expected "
-            f"{format_value(expected[idx])}, got {format_value(got_arr[idx])}. "
+            f"{_expected_text(expected[idx])}, got {format_value(got_arr[idx])}. "
             f"Max abs error {max_err:.3g} (allowed: {atol:g} + {rtol:g}*|expected|).{hint_text}"
         )
 
@@ -296,6 +330,7 @@ def check_function(
     if not callable(student_fn):
         raise AssertionError(f"Expected a function to test; got {_type_name(student_fn)}.")
     name = name or getattr(student_fn, "__name__", "your function")
+    _register(student_fn, reference_fn)
     for case in cases:
         student_args = {k: _copy(v) for k, v in case.items()}
         reference_args = {k: _copy(v) for k, v in case.items()}
@@ -353,6 +388,7 @@ def check_torch_function(
 
     device = torch.device(device)
     name = name or getattr(student_fn, "__name__", "your function")
+    _register(student_fn, reference_fn)
     for array in arrays:
         array = _asarray(array)
         x = torch.as_tensor(array.copy(), device=device)
@@ -376,9 +412,11 @@ def check_torch_function(
                 f"{name} returned {_type_name(got)}; expected a torch.Tensor. Use torch "
                 f"operations (torch.exp, torch.where, ...) rather than NumPy or math."
             )
-        if got.device.type != device.type:
+        # computed in another process, a tensor reports the device it was on there
+        got_device = getattr(got, "kernel_device", got.device.type)
+        if got_device != device.type:
             raise AssertionError(
-                f"{name} returned a tensor on {got.device} for an input on {device}; keep the "
+                f"{name} returned a tensor on {got_device} for an input on {device}; keep the "
                 f"computation on the input's device (create new tensors with "
                 f"torch.zeros_like(x) or device=x.device)."
             )

@@ -1,0 +1,120 @@
+"""Which course-library functions the assignments grade, and a library without their bodies.
+
+One source of truth: the functions an assignment grades are the top-level functions its
+solution notebook's answer cells define (``solutions/NN_topic/NN_topic.ipynb``). The grader
+(whose kernels get :func:`build_stripped_library`) and the student handout
+(:mod:`autograde.bundle`) both use :func:`graded_functions`.
+
+The stripped build keeps every module, name, signature and docstring of the course library,
+so imports and ``help()`` work, but the body of each graded function is replaced by a stub
+that raises :class:`ReferenceUnavailable`: a student's code cannot call the reference by any
+route while it is graded.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from autograde.course import REPO_ROOT, assignment_ids
+
+STUB = ("raise __import__('tnn._graded_stub', fromlist=['x']).ReferenceUnavailable("
+        "{qualname!r})")
+
+STUB_MODULE = '''"""Stand-in for the reference implementations of graded functions (not in this build)."""
+
+
+class ReferenceUnavailable(RuntimeError):
+    """This build of the course library holds no reference for a graded function."""
+
+    def __init__(self, name):
+        super().__init__(
+            f"{name} is not part of this build of the course library: it is one of the "
+            "functions you write in an exercise. Use your own implementation from your "
+            "notebook (when your work is graded, only your code is checked).")
+'''
+
+
+def _answer_functions(notebook: Path) -> list[str]:
+    nb = nbformat.read(notebook, as_version=4)
+    names = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {}) or {}
+        if cell.cell_type != "code" or not meta.get("solution"):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        names += [n.name for n in tree.body
+                  if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    return names
+
+
+def graded_functions(root: Path | str = REPO_ROOT) -> dict[str, list[str]]:
+    """``{assignment: [function names it grades]}``, in notebook order."""
+    root = Path(root)
+    out = {}
+    for aid in assignment_ids(root):
+        names = []
+        for notebook in sorted((root / "solutions" / aid).glob("*.ipynb")):
+            names += [n for n in _answer_functions(notebook) if n not in names]
+        out[aid] = names
+    return out
+
+
+def all_graded_names(root: Path | str = REPO_ROOT) -> set[str]:
+    return {name for names in graded_functions(root).values() for name in names}
+
+
+def strip_source(source: str, names: set[str], module: str) -> tuple[str, list[str]]:
+    """``source`` with the body of each top-level function in ``names`` replaced by a stub.
+
+    Returns the new source and the names stripped. Signatures, decorators and docstrings
+    stay; everything else in the module is unchanged.
+    """
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    edits, stripped = [], []
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) or node.name not in names:
+            continue
+        body = node.body
+        first = body[0]
+        has_doc = (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                   and isinstance(first.value.value, str))
+        start = first.end_lineno if has_doc else first.lineno - 1  # 0-based first line to cut
+        indent = " " * (first.col_offset)
+        stub = indent + STUB.format(qualname=f"{module}.{node.name}") + "\n"
+        edits.append((start, node.end_lineno, stub))
+        stripped.append(node.name)
+    for start, end, stub in sorted(edits, reverse=True):
+        lines[start:end] = [stub]
+    return "".join(lines), stripped
+
+
+def build_stripped_library(dest: Path, root: Path | str = REPO_ROOT,
+                           names: set[str] | None = None) -> dict[str, list[str]]:
+    """Write ``dest/tnn``: the course library without the graded functions' bodies.
+
+    Returns ``{module: [functions stripped]}``.
+    """
+    source_pkg = Path(REPO_ROOT) / "tnn"
+    names = all_graded_names(root) if names is None else names
+    target = Path(dest) / "tnn"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source_pkg, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    (target / "_graded_stub.py").write_text(STUB_MODULE)
+    report = {}
+    for path in sorted(target.rglob("*.py")):
+        if path.name == "_graded_stub.py":
+            continue
+        module = ".".join(path.relative_to(dest).with_suffix("").parts)
+        new, stripped = strip_source(path.read_text(), names, module)
+        if stripped:
+            path.write_text(new)
+            report[module] = stripped
+    return report
