@@ -64,8 +64,11 @@ def _encode(obj, depth=0):
         _np.save(buf, arr, allow_pickle=False)
         return {"__nd__": _b64.b64encode(buf.getvalue()).decode(), "scalar": arr.ndim == 0
                 and not isinstance(obj, _np.ndarray)}
-    if isinstance(obj, int):
-        return obj if abs(obj) < 2**53 else float(obj)
+    if isinstance(obj, int):  # exact, however large (a generator's state is 128-bit)
+        return obj if abs(obj) < 2**53 else {"__int__": str(obj)}
+    if isinstance(obj, _np.random.Generator):  # sent as its bit generator's state
+        return {"__rng__": type(obj.bit_generator).__name__,
+                "state": _encode(obj.bit_generator.state, depth + 1)}
     if isinstance(obj, float):
         return obj if obj == obj and abs(obj) != float("inf") else {"__float__": repr(obj)}
     if isinstance(obj, tuple):
@@ -109,6 +112,18 @@ def _decode(obj, make_tensor, depth=0):
         return arr[()] if obj.get("scalar") else arr
     if "__float__" in obj:
         return float(obj["__float__"])
+    if "__int__" in obj:
+        digits = str(obj["__int__"])
+        if len(digits) > 100:
+            raise ValueError("integer too long")
+        return int(digits)
+    if "__rng__" in obj:
+        name = str(obj["__rng__"])
+        if name not in ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64"):
+            raise ValueError(f"unknown bit generator {name!r}")
+        bit_generator = getattr(_np.random, name)()
+        bit_generator.state = _decode(obj["state"], make_tensor, depth + 1)
+        return _np.random.Generator(bit_generator)
     if "__tuple__" in obj:
         return tuple(_decode(v, make_tensor, depth + 1) for v in obj["__tuple__"])
     if "__dict__" in obj:

@@ -102,6 +102,12 @@ def test_orthogonal_twins_give_orthonormal_rows_or_columns(device):
     (lambda: I.conv_output_size(5, 7), "larger than the padded input"),
     (lambda: I.conv_output_size(5, 3, stride=0), "stride must be an int >= 1"),
     (lambda: I.receptive_field([3, 3]), r"layers\[0\] must be a \(kernel_size, stride\) pair"),
+    (lambda: I.layer_backward(np.ones((2, 3)), np.ones((2, 4)), np.ones((5, 3))),
+     r"w must have shape \(D_in, D_out\) = \(4, D_out\)"),
+    (lambda: I.layer_backward(np.ones((2, 5)), np.ones((2, 4)), np.ones((4, 3))),
+     r"dout is dL/dh_out and must have the output's shape \(N, D_out\) = \(2, 3\)"),
+    (lambda: I.layer_forward(np.ones(4), np.ones((4, 3))), r"h_in must have shape \(N, D_in\)"),
+    (lambda: I.layer_forward(np.ones((2, 4)), np.ones((4, 3)), "swish"), "activation must be one of"),
 ])
 def test_bad_input_messages(call, pattern):
     with pytest.raises((TypeError, ValueError), match=pattern):
@@ -110,11 +116,19 @@ def test_bad_input_messages(call, pattern):
 
 # ---------------------------------------------------------------- the lecture's experiment
 @pytest.fixture(scope="module", params=[0, 1, 2], ids=lambda s: f"seed{s}")
-def lecture_results(request):
-    """The lecture's experiment at its exact size; one set of unit-normal weights per seed."""
-    x, unit = I.sample_experiment(np.random.default_rng(request.param))
+def lecture_run(request):
+    """The lecture's experiment at its exact size, forward and backward (a standard-normal
+    upstream gradient, as in the lecture); one set of unit-normal weights per seed."""
+    rng = np.random.default_rng(request.param)
+    x, unit = I.sample_experiment(rng)
     assert x.shape == (16, 4096) and len(unit) == 6 and unit[0].shape == (4096, 4096)
-    return I.init_experiment(x, unit)
+    dout = rng.standard_normal((16, 4096), dtype=np.float32)
+    return x, unit, dout, I.init_experiment(x, unit, backward=True, dout=dout)
+
+
+@pytest.fixture(scope="module")
+def lecture_results(lecture_run):
+    return lecture_run[3]
 
 
 @pytest.mark.parametrize("label", ["tanh, 0.01*randn", "tanh, 0.05*randn", "tanh, Xavier",
@@ -139,6 +153,121 @@ def test_small_weights_collapse_and_kaiming_is_stable(lecture_results):
     # Xavier with ReLU loses about 1/sqrt(2) of the std per layer
     ratios = np.diff(np.log(lecture_results["relu, Xavier"]["std"]))
     np.testing.assert_allclose(np.exp(ratios), 1 / np.sqrt(2), atol=0.05)
+
+
+def test_forward_claims_of_the_lecture_prose(lecture_results):
+    """Lecture 03, sections 2a-2e: the figures its prose quotes, over three seeds."""
+    small = lecture_results["tanh, 0.01*randn"]["std"]
+    assert 0.60 < small[5] / small[4] < 0.68  # 2a: about 0.01 sqrt(4096) = 0.64 per layer
+    assert small[5] < 0.06
+    sat = lecture_results["tanh, 0.05*randn"]
+    np.testing.assert_allclose(sat["pre_std"][0], 3.2, atol=0.1)  # 2b: 0.05 sqrt(4096)
+    np.testing.assert_allclose(sat["pre_std"][1:], 2.7, atol=0.12)  # 3.2 x 0.85
+    assert np.mean(np.abs(sat["activations"][-1]) > 0.9) > 0.5  # most outputs near -1 or +1
+    # 2c: Var(z_l) = D Var(W) E[h_{l-1}^2] for every activation, zero-mean or not
+    for label, stats in lecture_results.items():
+        scheme = stats["scheme"]
+        var_w = scheme.std(4096) ** 2
+        second = np.concatenate([[1.0], stats["sq_mean"][:-1]])  # E[x^2] = 1 for the input
+        np.testing.assert_allclose(stats["pre_std"] ** 2, 4096 * var_w * second, rtol=0.1,
+                                   err_msg=label)
+    # 2d: ReLU keeps half of the second moment: Xavier halves E[h^2] at every layer
+    relu = lecture_results["relu, Xavier"]["sq_mean"]
+    np.testing.assert_allclose(relu[1:] / relu[:-1], 0.5, atol=0.06)
+    # 2e: with Kaiming, Var(z) = 2 (std 1.41) and E[h^2] = 1 in every layer
+    kaiming = lecture_results["relu, Kaiming"]
+    np.testing.assert_allclose(kaiming["pre_std"], math.sqrt(2), atol=0.12)
+    np.testing.assert_allclose(kaiming["sq_mean"], 1.0, atol=0.2)
+
+
+def test_abs_activation_keeps_the_second_moment_under_xavier(lecture_run):
+    """Lecture 03, 2d: f(z) = |z| has a non-zero mean yet is stable under Xavier weights."""
+    x, unit, _, results = lecture_run
+    h = x
+    for layer, u in enumerate(unit):
+        h = np.abs((h @ u) * np.float32(1 / np.sqrt(u.shape[0])))
+        assert h.mean() == pytest.approx(math.sqrt(2 / math.pi), abs=0.06), layer  # 0.80
+        assert h.std() == pytest.approx(math.sqrt(1 - 2 / math.pi), abs=0.05), layer  # 0.60
+        assert np.mean(h**2) == pytest.approx(1.0, abs=0.15), layer
+    assert results["relu, Xavier"]["sq_mean"][-1] < 0.03  # ReLU's: halved six times
+
+
+def test_backward_claims_of_the_lecture_prose(lecture_results):
+    """Lecture 03, section 4: dL/dh at each layer's input and dL/dW per layer, at width 4096
+    with a standard-normal upstream gradient, over three seeds."""
+    dh = {k: v["grad_std"] for k, v in lecture_results.items()}
+    dw = {k: v["weight_grad_std"] for k, v in lecture_results.items()}
+    # 0.01*randn: dL/dh vanishes towards the input, dL/dW is the same in every layer
+    assert dh["tanh, 0.01*randn"][0] == pytest.approx(0.05, abs=0.005)
+    assert dh["tanh, 0.01*randn"][5] == pytest.approx(0.64, abs=0.03)
+    assert dh["tanh, 0.01*randn"][5] > 10 * dh["tanh, 0.01*randn"][0]
+    np.testing.assert_allclose(dw["tanh, 0.01*randn"], 0.29, atol=0.02)
+    ratio = dw["tanh, Xavier"] / dw["tanh, 0.01*randn"]
+    assert np.all((3.8 < ratio) & (ratio < 5.2)), ratio  # 4-5x at width 4096
+    # 0.05*randn: saturated, yet the gradients grow towards the input (exploding)
+    assert np.all(np.diff(dh["tanh, 0.05*randn"]) < 0) and np.all(np.diff(dw["tanh, 0.05*randn"]) < 0)
+    assert dh["tanh, 0.05*randn"][0] == pytest.approx(6.9, abs=0.35)
+    assert dh["tanh, 0.05*randn"][5] == pytest.approx(1.4, abs=0.05)
+    assert dw["tanh, 0.05*randn"][0] == pytest.approx(8.5, abs=0.4)
+    assert dw["tanh, 0.05*randn"][5] == pytest.approx(1.5, abs=0.05)
+    assert 5.5 < dw["tanh, 0.05*randn"][0] / dw["tanh, Xavier"][0] < 7.0  # about 6x
+    # tanh + Xavier: gentle
+    assert dh["tanh, Xavier"][0] == pytest.approx(0.34, abs=0.02)
+    assert dh["tanh, Xavier"][5] == pytest.approx(0.92, abs=0.03)
+    assert np.all((1.1 < dw["tanh, Xavier"]) & (dw["tanh, Xavier"] < 1.4))
+    # ReLU + Xavier: dL/dh loses 1/sqrt 2 per layer going down; equal weight gradients,
+    # (1/sqrt 2)^5 of Kaiming's. Kaiming: dL/dh ~1 everywhere, weight gradients ~2.8
+    np.testing.assert_allclose(dh["relu, Xavier"][:-1] / dh["relu, Xavier"][1:], 1 / np.sqrt(2),
+                               atol=0.04)
+    np.testing.assert_allclose(dw["relu, Xavier"], 0.5, atol=0.04)
+    np.testing.assert_allclose(dw["relu, Kaiming"] / dw["relu, Xavier"], 2**2.5, rtol=0.09)
+    np.testing.assert_allclose(dh["relu, Kaiming"], 1.0, atol=0.05)
+    np.testing.assert_allclose(dw["relu, Kaiming"], 2.8, atol=0.2)
+
+
+def test_small_weights_gradient_deficit_grows_as_the_width_shrinks(lecture_run):
+    """Lecture 03, section 4: Xavier's weight gradients over 0.01*randn's, on the top-left
+    corners of the same unit-normal matrices: about 100x at 1024, about 20x at 2048."""
+    x, unit, dout, _ = lecture_run
+    schemes = (I.LECTURE_SCHEMES[0], I.LECTURE_SCHEMES[2])
+    for width, (lo, hi) in [(1024, (85, 125)), (2048, (17, 23))]:
+        corners = [np.ascontiguousarray(u[:width, :width]) for u in unit]
+        sub = I.init_experiment(np.ascontiguousarray(x[:, :width]), corners, schemes=schemes,
+                                backward=True, dout=np.ascontiguousarray(dout[:, :width]))
+        ratio = sub["tanh, Xavier"]["weight_grad_std"] / sub["tanh, 0.01*randn"]["weight_grad_std"]
+        assert np.all((lo < ratio) & (ratio < hi)), (width, ratio)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_assignment_experiment_figures(seed):
+    """Assignment 03, section 5 (width 1024, batch 16, the draws of its experiment cell): the
+    figures its model answer quotes hold for the notebook's seed 0 and two others."""
+    r = np.random.default_rng(seed)
+    x = r.standard_normal((16, 1024))
+    unit = [r.standard_normal((1024, 1024)) for _ in range(6)]
+    dout = r.standard_normal((16, 1024))
+
+    def run(activation, std):
+        return I.layer_statistics(x, [std * u for u in unit], activation, dout=dout)
+
+    mid, xavier = run("tanh", 0.03), run("tanh", 1 / 32)
+    small, big = run("tanh", 0.01), run("tanh", 0.05)
+    assert mid["std"][5] == pytest.approx(0.26, abs=0.015)  # just below Xavier's 0.29-0.30
+    assert 0.015 < xavier["std"][5] - mid["std"][5] < 0.05
+    assert xavier["std"][5] == pytest.approx(0.295, abs=0.01)
+    assert small["grad_std"][5] == pytest.approx(0.32, abs=0.01) and small["grad_std"][0] < 0.0015
+    np.testing.assert_allclose(small["weight_grad_std"], 0.012, atol=0.0006)
+    ratio = xavier["weight_grad_std"] / small["weight_grad_std"]
+    assert np.all((85 < ratio) & (ratio < 125))  # about 100x
+    assert np.all(np.diff(big["weight_grad_std"]) < 0)  # largest in layer 1
+    assert big["weight_grad_std"][0] == pytest.approx(2.95, abs=0.15)
+    assert big["weight_grad_std"][5] == pytest.approx(1.7, abs=0.05)
+    assert np.all((1.05 < big["grad_std"]) & (big["grad_std"] < 1.4))
+    assert np.all((1.1 < xavier["weight_grad_std"]) & (xavier["weight_grad_std"] < 1.4))
+    if seed == 0:  # the numbers printed in the solution notebook and quoted in its answer
+        np.testing.assert_allclose(mid["std"], [0.62, 0.47, 0.39, 0.33, 0.29, 0.26], atol=0.005)
+        assert f"{big['weight_grad_std'][0] / xavier['weight_grad_std'][0]:.1f}" == "2.2"
+        assert f"{big['weight_grad_std'][5] / xavier['weight_grad_std'][5]:.1f}" == "1.5"
 
 
 def test_histograms_cover_every_activation(lecture_results):
@@ -175,6 +304,59 @@ def test_backward_pass_matches_the_activations_probe():
         np.testing.assert_allclose(ours["std"], probe["act_std"], rtol=1e-12)
 
 
+# --------------------------------------------------------------- one layer, forward and backward
+@pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "sigmoid"])
+def test_layer_backward_matches_autograd_and_numerical_gradient(activation, device):
+    from tnn.gradcheck import check_gradient, numerical_gradient_array
+
+    rng = np.random.default_rng(21)
+    h_in, w, dout = rng.standard_normal((5, 7)), 0.6 * rng.standard_normal((7, 4)), rng.standard_normal((5, 4))
+    dh, dw = I.layer_backward(dout, h_in, w, activation)
+    assert dh.shape == h_in.shape and dw.shape == w.shape and dh.dtype == dw.dtype == np.float64
+    # numerical: centred differences of the forward pass (inputs sit far from ReLU's kink)
+    assert np.abs(h_in @ w).min() > 1e-3
+    num_dh = numerical_gradient_array(lambda h: I.layer_forward(h, w, activation), h_in, dout)
+    num_dw = numerical_gradient_array(lambda v: I.layer_forward(h_in, v, activation), w, dout)
+    assert check_gradient(dh, num_dh, "dh_in") < 1e-8
+    assert check_gradient(dw, num_dw, "dw") < 1e-8
+    # autograd, on the device, float64
+    ht = torch.tensor(h_in, device=device, requires_grad=True)
+    wt = torch.tensor(w, device=device, requires_grad=True)
+    out = I.layer_forward_torch(ht, wt, activation)
+    np.testing.assert_allclose(to_numpy(out), I.layer_forward(h_in, w, activation), rtol=1e-12)
+    out.backward(torch.tensor(dout, device=device))
+    np.testing.assert_allclose(to_numpy(ht.grad), dh, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(wt.grad), dw, rtol=1e-10, atol=1e-12)
+    # the torch twin, by hand (no autograd), agrees too and stays on the device
+    tdh, tdw = I.layer_backward_torch(dout, torch.tensor(h_in, device=device), w, activation)
+    assert tdh.device.type == device.type and tdh.dtype == torch.float64
+    np.testing.assert_allclose(to_numpy(tdh), dh, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(to_numpy(tdw), dw, rtol=1e-10, atol=1e-12)
+
+
+def test_layer_backward_keeps_float32_and_feeds_layer_statistics():
+    rng = np.random.default_rng(22)
+    x, unit = I.sample_experiment(rng, depth=3, width=32, batch=8, dtype=np.float32)
+    weights = [0.2 * u for u in unit]
+    dout = rng.standard_normal((8, 32)).astype(np.float32)
+    dh, dw = I.layer_backward(dout, x, weights[0], "tanh")
+    assert dh.dtype == dw.dtype == np.float32
+    # layer_statistics' backward is layer_backward applied from the top down
+    stats = I.layer_statistics(x.astype(np.float64), [w.astype(np.float64) for w in weights],
+                               "relu", dout=dout.astype(np.float64))
+    hs = [x.astype(np.float64)]
+    for w in weights:
+        hs.append(I.layer_forward(hs[-1], w.astype(np.float64), "relu"))
+    grad, dh_std, dw_std = dout.astype(np.float64), [], []
+    for layer in reversed(range(3)):
+        grad, dw = I.layer_backward(grad, hs[layer], weights[layer].astype(np.float64), "relu")
+        dh_std.append(grad.std())
+        dw_std.append(dw.std())
+    np.testing.assert_allclose(stats["grad_std"], dh_std[::-1], rtol=1e-10)
+    np.testing.assert_allclose(stats["weight_grad_std"], dw_std[::-1], rtol=1e-9)
+    np.testing.assert_allclose(stats["sq_mean"], [np.mean(h**2) for h in hs[1:]], rtol=1e-10)
+
+
 def test_experiment_twins_agree(device):
     rng = np.random.default_rng(7)
     x, unit = I.sample_experiment(rng, depth=4, width=128, batch=32, dtype=np.float64)
@@ -183,7 +365,8 @@ def test_experiment_twins_agree(device):
     theirs = I.init_experiment_torch(torch.tensor(x, device=device), unit, backward=True,
                                      dout=dout)
     for label in ours:
-        for key in ("mean", "std", "pre_mean", "pre_std", "grad_std"):
+        for key in ("mean", "std", "sq_mean", "pre_mean", "pre_std", "grad_std",
+                    "weight_grad_std"):
             np.testing.assert_allclose(theirs[label][key], ours[label][key], rtol=1e-9,
                                        atol=1e-12, err_msg=f"{label} {key}")
         assert theirs[label]["activations"][0].device.type == device.type
@@ -279,8 +462,9 @@ def test_receptive_field_formula_and_by_backprop():
     assert int(rows.max() - rows.min() + 1) == I.receptive_field(layers)
 
 
-CAFFE_SHAPES = {"conv1": (96, 55, 55), "pool1": (96, 27, 27), "norm1": (96, 27, 27),
-                "conv2": (256, 27, 27), "pool2": (256, 13, 13), "norm2": (256, 13, 13),
+# Caffe's bvlc_alexnet: conv -> ReLU -> norm -> pool in blocks 1 and 2 (LRN reads conv1)
+CAFFE_SHAPES = {"conv1": (96, 55, 55), "norm1": (96, 55, 55), "pool1": (96, 27, 27),
+                "conv2": (256, 27, 27), "norm2": (256, 27, 27), "pool2": (256, 13, 13),
                 "conv3": (384, 13, 13), "conv4": (384, 13, 13), "conv5": (256, 13, 13),
                 "pool5": (256, 6, 6), "fc6": (4096,), "fc7": (4096,), "fc8": (1000,)}
 RECEPTIVE = {"conv1": 11, "pool1": 19, "conv2": 51, "pool2": 67, "conv3": 99, "conv4": 131,
@@ -303,11 +487,34 @@ def test_alexnet_tables_match_torch_layers(spec, size, params):
     assert sum(r["params"] for r in table) == params == sum(p.numel() for p in model.parameters())
     if spec is I.ALEXNET_CAFFE:
         assert {r["name"]: r["shape"] for r in table} == CAFFE_SHAPES
+        assert [r["name"] for r in table][:6] == ["conv1", "norm1", "pool1", "conv2", "norm2",
+                                                  "pool2"]
+        names = [name for name, _ in model.named_children()]
+        assert names[:4] == ["conv1", "relu1", "norm1", "pool1"]
     else:
         names = [name for name, _ in model.named_children()]
         assert names.index("drop6") < names.index("fc6") and names.index("drop7") < names.index("fc7")
         assert model.drop6.p == 0.5 and isinstance(model.avgpool, torch.nn.AdaptiveAvgPool2d)
         assert [r["shape"][0] for r in table if r["type"] == "conv"] == [64, 192, 384, 256, 256]
+
+
+def test_alexnet_grouped_parameter_count_is_the_papers_60_million():
+    """Lecture 03: conv2, conv4, conv5 in two groups give 60,965,224 parameters; the fully
+    connected layers hold 58,631,144 of them (94.0 % of the one-group 62,378,344)."""
+    table = I.alexnet_shape_table(I.ALEXNET_CAFFE, 227, grouped=True)
+    model = I.alexnet_torch(I.ALEXNET_CAFFE, 227, grouped=True)
+    grouped = sum(r["params"] for r in table)
+    assert grouped == 60_965_224 == sum(p.numel() for p in model.parameters())
+    assert model.conv2.groups == model.conv4.groups == model.conv5.groups == 2
+    assert model.conv3.groups == model.conv1.groups == 1
+    shapes = I.torch_output_shapes(model, 227)
+    assert all(shapes[r["name"]] == r["shape"] for r in table)  # groups change no shape
+    fc = sum(r["params"] for r in table if r["type"] == "fc")
+    assert fc == 58_631_144
+    assert f"{fc / 62_378_344:.1%}" == "94.0%" and f"{fc / grouped:.1%}" == "96.2%"
+    with pytest.raises(ValueError, match="groups must divide"):
+        I.alexnet_shape_table([{"type": "conv", "out_channels": 4, "kernel_size": 3,
+                                "groups": 2}], 8, in_channels=3, grouped=True)
 
 
 # -------------------------------------------------------------------------------- widget

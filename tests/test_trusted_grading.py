@@ -38,6 +38,14 @@ def test_values_cross_the_channel_unchanged(value):
         assert back == value and type(back) is type(value)
 
 
+def test_a_generator_crosses_as_its_state_and_draws_the_same_numbers():
+    rng = np.random.default_rng(310)
+    back = probe.decode(_kernel_side(rng))
+    assert isinstance(back, np.random.Generator)
+    np.testing.assert_array_equal(back.standard_normal(5), rng.standard_normal(5))
+    assert probe.decode(_kernel_side(2**100)) == 2**100
+
+
 def test_tensors_keep_dtype_shape_and_report_their_device():
     t = torch.arange(6, dtype=torch.float64).reshape(3, 2)
     back = probe.decode(_kernel_side(t))

@@ -17,8 +17,11 @@ The lecture's experiment
 ------------------------
 Seven layers of width 4096 (six weight matrices), a batch of 16 standard-normal inputs, and
 ``h_l = f(h_{l-1} W_l)`` with one of five initializations (:data:`LECTURE_SCHEMES`). The
-per-layer means and standard deviations printed on the lecture's slides are in
-:data:`LECTURE_FIGURES`; the tests reproduce every one of them within 0.03.
+per-layer reference means and standard deviations are in :data:`LECTURE_FIGURES` (the tests
+reproduce them within 0.03); :data:`FIGURE_SOURCES` says which rows the slides print and
+which come from a measurement or from theory. One layer's forward and backward pass,
+``layer_forward`` / ``layer_backward``, are what :func:`layer_statistics` chains; its backward
+pass records the std of ``dL/dh`` at every layer's input and of every ``dL/dW``.
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ __all__ = [
     "InitScheme",
     "LECTURE_SCHEMES",
     "LECTURE_FIGURES",
+    "FIGURE_SOURCES",
+    "layer_forward",
+    "layer_forward_torch",
+    "layer_backward",
+    "layer_backward_torch",
     "layer_statistics",
     "layer_statistics_torch",
     "sample_experiment",
@@ -353,10 +361,12 @@ LECTURE_SCHEMES = (
     InitScheme("relu", "kaiming"),
 )
 
-# The slides' per-layer figures (layers 1..6). None: the slide states no number.
-# "tanh, 0.01*randn" shows only histograms collapsing to 0; the figures here are what the
-# experiment gives and the tests hold them within 0.03 too. "relu, Kaiming" is stated as
-# "stable": its fixed point is mean sqrt(1/pi) = 0.564 and std sqrt(1 - 1/pi) = 0.826.
+# Per-layer reference figures (layers 1..6) for the five schemes. Only three rows are printed
+# on the source lecture's slides; :data:`FIGURE_SOURCES` says where each row comes from.
+# "tanh, 0.01*randn": the slide shows only histograms collapsing to 0; these are what the
+# experiment gives (the tests hold them within 0.03 too). "relu, Kaiming": the slide says
+# "stable"; these are the fixed point, Var(z) = 2 and E[h^2] = 1, so mean
+# sqrt(2) / sqrt(2 pi) = sqrt(1/pi) = 0.564 and std sqrt(1 - 1/pi) = 0.826.
 LECTURE_FIGURES = {
     "tanh, 0.01*randn": {"mean": (0.0,) * 6, "std": (0.49, 0.29, 0.18, 0.11, 0.07, 0.05)},
     "tanh, 0.05*randn": {"mean": (0.0,) * 6, "std": (0.87, 0.85, 0.85, 0.85, 0.85, 0.85)},
@@ -365,6 +375,15 @@ LECTURE_FIGURES = {
                      "std": (0.58, 0.41, 0.30, 0.21, 0.15, 0.10)},
     "relu, Kaiming": {"mean": (math.sqrt(1 / math.pi),) * 6,
                       "std": (math.sqrt(1 - 1 / math.pi),) * 6},
+}
+
+#: Where each row of :data:`LECTURE_FIGURES` comes from, for tables that print them.
+FIGURE_SOURCES = {
+    "tanh, 0.01*randn": "measured; the slide shows histograms only",
+    "tanh, 0.05*randn": "slide",
+    "tanh, Xavier": "slide",
+    "relu, Xavier": "slide",
+    "relu, Kaiming": "theory; the slide says 'stable'",
 }
 
 
@@ -377,6 +396,100 @@ def _as_scheme(scheme) -> InitScheme:
         f"scheme must be an InitScheme or a tuple (activation, init[, scale]) such as "
         f"('relu', 'kaiming'); got {_describe(scheme)}."
     )
+
+
+# --------------------------------------------------------------------------------------------
+# One layer of the experiment, forward and backward
+# --------------------------------------------------------------------------------------------
+def _check_layer(h_in, w, activation: str, dout=None) -> None:
+    """Shapes of one layer ``h_out = f(h_in @ w)``: (N, D_in) @ (D_in, D_out) -> (N, D_out)."""
+    check_choice(activation, "activation", tuple(A.ELEMENTWISE))
+    if len(h_in.shape) != 2:
+        raise ValueError(f"h_in must have shape (N, D_in); got shape {tuple(h_in.shape)}.")
+    if len(w.shape) != 2 or w.shape[0] != h_in.shape[1]:
+        raise ValueError(
+            f"w must have shape (D_in, D_out) = ({h_in.shape[1]}, D_out) to multiply h_in of "
+            f"shape {tuple(h_in.shape)}; got {tuple(w.shape)}."
+        )
+    if dout is not None and tuple(dout.shape) != (h_in.shape[0], w.shape[1]):
+        raise ValueError(
+            f"dout is dL/dh_out and must have the output's shape (N, D_out) = "
+            f"({h_in.shape[0]}, {w.shape[1]}); got {tuple(dout.shape)}."
+        )
+
+
+def layer_forward(h_in, w, activation: str = "tanh") -> np.ndarray:
+    """One layer of the experiment: ``h_out = f(h_in @ w)`` (no bias).
+
+    Parameters
+    ----------
+    h_in : ndarray of shape (N, D_in), float32 or float64
+    w : ndarray of shape (D_in, D_out)
+    activation : str, a key of :data:`tnn.activations.ELEMENTWISE`
+
+    Returns
+    -------
+    h_out : ndarray of shape (N, D_out), the inputs' (promoted) dtype
+    """
+    h_in, w = as_float_array(h_in, "h_in"), as_float_array(w, "w")
+    _check_layer(h_in, w, activation)
+    f = A.ELEMENTWISE[activation][0]
+    return np.asarray(f(h_in @ w))  # (N, D_out)
+
+
+def layer_forward_torch(h_in, w, activation: str = "tanh") -> torch.Tensor:
+    """Torch twin of :func:`layer_forward`, on ``h_in``'s device."""
+    h_in = _as_tensor(h_in, "h_in")
+    w = _as_tensor(w, "w", like=h_in)
+    _check_layer(h_in, w, activation)
+    return A._TORCH_TWINS[activation][0](h_in @ w)  # (N, D_out)
+
+
+def layer_backward(dout, h_in, w, activation: str = "tanh") -> tuple[np.ndarray, np.ndarray]:
+    """Backward pass of :func:`layer_forward`: from ``dL/dh_out`` to ``dL/dh_in`` and ``dL/dW``.
+
+    With ``z = h_in @ w`` and ``h_out = f(z)``, the chain rule gives, entry by entry,
+
+    - ``dL/dz = dL/dh_out * f'(z)`` (elementwise: each ``z_nj`` feeds only ``h_out_nj``);
+    - ``dL/dW = h_in^T @ dL/dz``: ``W_ij`` meets every example ``n`` through
+      ``z_nj = sum_i h_in_ni W_ij``, so its gradient sums ``h_in_ni dL/dz_nj`` over the batch;
+    - ``dL/dh_in = dL/dz @ W^T``: ``h_in_ni`` feeds every output ``j`` of its example.
+
+    Each gradient has the shape of what it differentiates. ``z`` is recomputed from the
+    inputs (no cache), so the function is pure.
+
+    Parameters
+    ----------
+    dout : ndarray of shape (N, D_out)
+        Upstream gradient ``dL/dh_out``.
+    h_in : ndarray of shape (N, D_in), float32 or float64
+    w : ndarray of shape (D_in, D_out)
+    activation : str, a key of :data:`tnn.activations.ELEMENTWISE`
+
+    Returns
+    -------
+    dh_in : ndarray of shape (N, D_in)
+    dw : ndarray of shape (D_in, D_out)
+        Both in the inputs' (promoted) dtype.
+    """
+    dout = as_float_array(dout, "dout")
+    h_in, w = as_float_array(h_in, "h_in"), as_float_array(w, "w")
+    _check_layer(h_in, w, activation, dout)
+    df = A.ELEMENTWISE[activation][1]
+    dz = dout * np.asarray(df(h_in @ w))  # (N, D_out)
+    return dz @ w.T, h_in.T @ dz  # (N, D_in), (D_in, D_out)
+
+
+def layer_backward_torch(dout, h_in, w, activation: str = "tanh"):
+    """Torch twin of :func:`layer_backward`, by hand with torch operations (no autograd), on
+    ``h_in``'s device; returns ``(dh_in, dw)`` as tensors."""
+    h_in = _as_tensor(h_in, "h_in")
+    w = _as_tensor(w, "w", like=h_in)
+    dout = _as_tensor(dout, "dout", like=h_in)
+    _check_layer(h_in, w, activation, dout)
+    df = A._TORCH_TWINS[activation][1]
+    dz = dout * df(h_in @ w)  # (N, D_out)
+    return dz @ w.T, h_in.T @ dz  # (N, D_in), (D_in, D_out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,17 +529,20 @@ def layer_statistics(x, weights: Sequence, activation: str = "tanh", bins: int =
         ``(h @ W_l) * scales[l]`` so that no scaled copy of a large matrix is made.
     dout : ndarray of shape (N, D_L), optional
         Upstream gradient ``dL/dh_L``. When given, the backward pass runs too:
-        ``dL/dz_l = dL/dh_l * f'(z_l)`` and ``dL/dh_{l-1} = dL/dz_l W_l^T``.
+        ``dL/dz_l = dL/dh_l * f'(z_l)``, ``dL/dW_l = h_{l-1}^T dL/dz_l`` and
+        ``dL/dh_{l-1} = dL/dz_l W_l^T`` (see :func:`layer_backward`).
 
     Returns
     -------
     stats : dict
-        ``mean``, ``std``: ndarrays of shape (L,), the mean and (population) std of each
-        layer's output ``h_l`` over the whole (N, D_l) array; ``pre_mean``, ``pre_std``: the
-        same for the pre-activations ``z_l = h_{l-1} W_l``; ``hist``: list of L
-        ``(counts, edges)`` pairs; ``activations``: list of the L arrays ``h_l``. With
-        ``dout``: ``grad_std`` (L,), the std of ``dL/dh_{l}`` at each layer's *input*
-        (index 0 is the network input).
+        ``mean``, ``std``: float64 ndarrays of shape (L,), the mean and (population) std of
+        each layer's output ``h_l`` over the whole (N, D_l) array; ``sq_mean`` (L,): its
+        second moment ``E[h_l^2] = std^2 + mean^2``; ``pre_mean``, ``pre_std``: mean and std
+        of the pre-activations ``z_l = h_{l-1} W_l``; ``hist``: list of L ``(counts, edges)``
+        pairs; ``activations``: list of the L arrays ``h_l`` (``x``'s dtype). With ``dout``:
+        ``grad_std`` (L,), the std of ``dL/dh_{l}`` at each layer's *input* (index 0 is the
+        network input), and ``weight_grad_std`` (L,), the std of the entries of
+        ``dL/dW_l`` (index 0 is the first weight matrix).
     """
     x = as_float_array(x)
     weights = [as_float_array(w, f"weights[{i}]") for i, w in enumerate(weights)]
@@ -453,17 +569,38 @@ def layer_statistics(x, weights: Sequence, activation: str = "tanh", bins: int =
         "hist": hist,
         "activations": acts,
     }
+    stats["sq_mean"] = stats["std"] ** 2 + stats["mean"] ** 2
     if dout is not None:
         grad = as_float_array(dout, "dout")
         if grad.shape != acts[-1].shape:
             raise ValueError(f"dout must have shape {acts[-1].shape}; got {grad.shape}.")
-        grad_std = np.zeros(len(weights))
+        grad_std, weight_grad_std = np.zeros(len(weights)), np.zeros(len(weights))
+        inputs = [x, *acts[:-1]]  # h_{l-1}: what layer l multiplies by W_l
         for layer in reversed(range(len(weights))):
             dz = grad * np.asarray(df(zs[layer]))  # (N, D_out)
+            weight_grad_std[layer] = _outer_product_std(inputs[layer], dz)  # std of h^T dz
             grad = (dz @ weights[layer].T) * grad.dtype.type(scales[layer])  # (N, D_in)
             grad_std[layer] = grad.std()
         stats["grad_std"] = grad_std
+        stats["weight_grad_std"] = weight_grad_std
     return stats
+
+
+def _outer_product_std(h, dz) -> float:
+    """Std of the entries of ``dW = h^T dz`` (D_in, D_out) without forming it.
+
+    With ``N`` examples and D_in, D_out in the thousands, ``dW`` has millions of entries but
+    its first two moments need only N x N Gram matrices:
+    ``sum(dW) = sum_n (sum_i h_ni)(sum_j dz_nj)`` and
+    ``sum(dW^2) = ||h^T dz||_F^2 = sum_{n,m} (h h^T)_{nm} (dz dz^T)_{nm}``.
+    Computed in float64.
+    """
+    h = np.asarray(h, dtype=np.float64)  # (N, D_in)
+    dz = np.asarray(dz, dtype=np.float64)  # (N, D_out)
+    count = h.shape[1] * dz.shape[1]
+    mean = float(h.sum(axis=1) @ dz.sum(axis=1)) / count
+    sq_mean = float(np.sum((h @ h.T) * (dz @ dz.T))) / count
+    return math.sqrt(max(sq_mean - mean * mean, 0.0))
 
 
 def _as_tensor(x, name="x", like=None) -> torch.Tensor:
@@ -504,6 +641,8 @@ def layer_statistics_torch(x, weights: Sequence, activation: str = "tanh", bins:
             z = h @ w
             if c != 1.0:
                 z = z * c
+            if backward:
+                z.retain_grad()  # dL/dz_l, for dL/dW_l = h_{l-1}^T dL/dz_l
             zs.append(z)
             h = f(z)
             acts.append(h)
@@ -529,9 +668,23 @@ def layer_statistics_torch(x, weights: Sequence, activation: str = "tanh", bins:
         "hist": hist,
         "activations": [h.detach() for h in acts],
     }
+    stats["sq_mean"] = stats["std"] ** 2 + stats["mean"] ** 2
     if backward:
         stats["grad_std"] = to_np([h.grad.std(unbiased=False) for h in inputs])
+        stats["weight_grad_std"] = np.array([_outer_product_std_torch(h.detach(), z.grad)
+                                             for h, z in zip(inputs, zs, strict=True)])
     return stats
+
+
+def _outer_product_std_torch(h, dz) -> float:
+    """Torch twin of :func:`_outer_product_std`, on the tensors' device (float64 except on
+    Apple's MPS, which has no float64)."""
+    wide = torch.float32 if h.device.type == "mps" else torch.float64
+    h, dz = h.to(wide), dz.to(wide)  # (N, D_in), (N, D_out)
+    count = h.shape[1] * dz.shape[1]
+    mean = float(h.sum(dim=1) @ dz.sum(dim=1)) / count
+    sq_mean = float(torch.sum((h @ h.T) * (dz @ dz.T))) / count
+    return math.sqrt(max(sq_mean - mean * mean, 0.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -607,7 +760,8 @@ def init_experiment(x, unit_weights: Sequence, schemes=LECTURE_SCHEMES, backward
     schemes : sequence of InitScheme (or ``(activation, init[, scale])`` tuples)
     backward : bool
         Also run the backward pass from the upstream gradient ``dout`` and add ``grad_std``
-        (L,): the std of ``dL/dh`` at each layer's input, ``grad_std[0]`` at the network input.
+        (L,): the std of ``dL/dh`` at each layer's input, ``grad_std[0]`` at the network
+        input, and ``weight_grad_std`` (L,): the std of the entries of ``dL/dW_l``.
     bins : int
     dout : ndarray of shape (N, D_L), optional
         ``dL/dh_L``; ones (loss = sum of the outputs) when omitted. A standard-normal
@@ -972,18 +1126,23 @@ def receptive_field(layers: Sequence) -> int:
     return fields[-1] if fields else 1
 
 
-# AlexNet, layer by layer. Convolutions: out_channels, kernel_size, stride, padding;
+# AlexNet, layer by layer. Convolutions: out_channels, kernel_size, stride, padding, groups;
 # pooling: kernel_size, stride; "lrn" and "dropout" keep the shape; "fc": out_features.
+# Caffe's bvlc_alexnet normalizes before it pools (norm1 reads conv1's ReLU output, pool1
+# reads norm1); its conv2, conv4 and conv5 have "group: 2" (one half per GPU in the paper).
 ALEXNET_CAFFE = (
     {"name": "conv1", "type": "conv", "out_channels": 96, "kernel_size": 11, "stride": 4},
-    {"name": "pool1", "type": "maxpool", "kernel_size": 3, "stride": 2},
     {"name": "norm1", "type": "lrn"},
-    {"name": "conv2", "type": "conv", "out_channels": 256, "kernel_size": 5, "padding": 2},
-    {"name": "pool2", "type": "maxpool", "kernel_size": 3, "stride": 2},
+    {"name": "pool1", "type": "maxpool", "kernel_size": 3, "stride": 2},
+    {"name": "conv2", "type": "conv", "out_channels": 256, "kernel_size": 5, "padding": 2,
+     "groups": 2},
     {"name": "norm2", "type": "lrn"},
+    {"name": "pool2", "type": "maxpool", "kernel_size": 3, "stride": 2},
     {"name": "conv3", "type": "conv", "out_channels": 384, "kernel_size": 3, "padding": 1},
-    {"name": "conv4", "type": "conv", "out_channels": 384, "kernel_size": 3, "padding": 1},
-    {"name": "conv5", "type": "conv", "out_channels": 256, "kernel_size": 3, "padding": 1},
+    {"name": "conv4", "type": "conv", "out_channels": 384, "kernel_size": 3, "padding": 1,
+     "groups": 2},
+    {"name": "conv5", "type": "conv", "out_channels": 256, "kernel_size": 3, "padding": 1,
+     "groups": 2},
     {"name": "pool5", "type": "maxpool", "kernel_size": 3, "stride": 2},
     {"name": "fc6", "type": "fc", "out_features": 4096},
     {"name": "fc7", "type": "fc", "out_features": 4096},
@@ -1010,7 +1169,7 @@ _LAYER_TYPES = ("conv", "maxpool", "lrn", "adaptiveavgpool", "dropout", "fc")
 
 
 def alexnet_shape_table(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227,
-                        in_channels: int = 3) -> list[dict]:
+                        in_channels: int = 3, grouped: bool = False) -> list[dict]:
     """Output shape, parameter count and receptive field of every layer of a spec.
 
     Parameters
@@ -1018,6 +1177,10 @@ def alexnet_shape_table(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227,
     spec : sequence of dict, e.g. :data:`ALEXNET_CAFFE` or :data:`ALEXNET_TORCHVISION`
     input_size : int, the square input's side (227 for Caffe, 224 for torchvision)
     in_channels : int
+    grouped : bool, default False
+        Count a convolution with ``"groups": g`` as ``g`` convolutions side by side, each
+        seeing ``C_in / g`` input channels: ``C_out (C_in / g) k^2`` weights instead of
+        ``C_out C_in k^2``. Shapes and receptive fields do not change.
 
     Returns
     -------
@@ -1042,7 +1205,11 @@ def alexnet_shape_table(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227,
             r, jump = r + (k - 1) * jump, jump * s
             if kind == "conv":
                 c_out = layer["out_channels"]
-                params = c_out * channels * k * k + c_out
+                groups = layer.get("groups", 1) if grouped else 1
+                if channels % groups or c_out % groups:
+                    raise ValueError(f"spec[{i}] ({layer.get('name')}): {groups} groups must "
+                                     f"divide C_in = {channels} and C_out = {c_out}.")
+                params = c_out * (channels // groups) * k * k + c_out
                 channels = c_out
         elif kind == "adaptiveavgpool":
             out = layer["output_size"]
@@ -1066,18 +1233,18 @@ def alexnet_shape_table(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227,
 
 
 def alexnet_torch(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227, in_channels: int = 3,
-                  dropout: float = 0.5) -> torch.nn.Sequential:
+                  dropout: float = 0.5, grouped: bool = False) -> torch.nn.Sequential:
     """Build the spec from ``torch.nn`` layers, one named module per row (plus ReLUs).
 
     ``input_size`` fixes the first fully connected layer's fan-in (torchvision's adaptive
     pooling makes it 256*6*6 for any input of at least 63 pixels). The Caffe variant's local
-    response normalization is ``nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)``; the original also
+    response normalization is ``nn.LocalResponseNorm(5, 1e-4, 0.75, 1.0)``. The original
     split conv2, conv4 and conv5 into two groups (one per GPU), which halves their parameters
-    but changes no shape; this build uses one group. ``dropout`` is PyTorch's ``p``, the
-    probability of dropping a unit.
+    but changes no shape: ``grouped=True`` builds them with ``groups=2``, the default with one
+    group. ``dropout`` is PyTorch's ``p``, the probability of dropping a unit.
     """
     nn = torch.nn
-    table = alexnet_shape_table(spec, input_size, in_channels)
+    table = alexnet_shape_table(spec, input_size, in_channels, grouped)
     modules: OrderedDict[str, nn.Module] = OrderedDict()
     channels, flat = in_channels, False
     for i, (layer, row) in enumerate(zip(spec, table, strict=True)):
@@ -1088,7 +1255,8 @@ def alexnet_torch(spec: Sequence = ALEXNET_CAFFE, input_size: int = 227, in_chan
         if kind == "conv":
             modules[name] = nn.Conv2d(channels, layer["out_channels"], layer["kernel_size"],
                                       stride=layer.get("stride", 1),
-                                      padding=layer.get("padding", 0))
+                                      padding=layer.get("padding", 0),
+                                      groups=layer.get("groups", 1) if grouped else 1)
             modules["relu" + name[4:]] = nn.ReLU()
         elif kind == "maxpool":
             modules[name] = nn.MaxPool2d(layer["kernel_size"], stride=layer.get("stride", 1))

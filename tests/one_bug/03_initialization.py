@@ -2,9 +2,9 @@
 
 The classic slip: a convolution's fan-in counted as the kernel area only, forgetting the input
 channels (k_h * k_w instead of C_in * k_h * k_w), which makes every conv weight sqrt(C_in)
-times too large. fan_in's own tests fail, and so do the initializer tests that use it on
-convolution shapes; the linear cases, layer_statistics, conv_output_size and receptive_field
-keep their points.
+times too large. Only fan_in's own tests fail: while xavier_normal and kaiming_normal are
+checked, the grader lets the reference fan_in stand in for the student's (one bug costs one
+question), and nothing else uses fan_in.
 """
 
 CELL = "fan_in"
@@ -15,5 +15,4 @@ def fan_in(shape):
         return int(shape[0])
     return int(shape[2] * shape[3])
 '''
-LOSES = {"test_fan_in", "test_fan_in_hidden", "test_xavier", "test_kaiming",
-         "test_initializers_hidden"}
+LOSES = {"test_fan_in", "test_fan_in_hidden"}

@@ -52,22 +52,29 @@ def plot_experiment(results: dict, width: float = 1.7, bins: int = 50):
 
 
 def plot_layer_profiles(results: dict):
-    """Two panels: activation std per layer, and (when present) gradient std per layer."""
+    """Activation std per layer and, when the backward pass ran, the std of ``dL/dh`` at each
+    layer's input and the std of the weight gradient ``dL/dW`` per layer (three panels)."""
     has_grad = all("grad_std" in s for s in results.values())
-    fig, axes = plt.subplots(1, 2 if has_grad else 1, figsize=(10 if has_grad else 5, 3.4),
-                             squeeze=False)
+    has_wgrad = has_grad and all("weight_grad_std" in s for s in results.values())
+    panels = 1 + has_grad + has_wgrad
+    fig, axes = plt.subplots(1, panels, figsize=(4.6 * panels, 3.4), squeeze=False)
     for label, stats in results.items():
         layers = np.arange(1, len(stats["std"]) + 1)
         axes[0, 0].plot(layers, stats["std"], "o-", label=label)
         if has_grad:
             axes[0, 1].plot(np.arange(len(stats["grad_std"])), stats["grad_std"], "o-",
                             label=label)
+        if has_wgrad:
+            axes[0, 2].plot(layers, stats["weight_grad_std"], "o-", label=label)
     axes[0, 0].set(xlabel="layer", ylabel="std of activations", yscale="log",
                    title="forward: activation std")
     axes[0, 0].legend(fontsize=7)
     if has_grad:
         axes[0, 1].set(xlabel="layer input (0 = network input)", ylabel="std of dL/dh",
                        yscale="log", title="backward: gradient std")
+    if has_wgrad:
+        axes[0, 2].set(xlabel="layer", ylabel="std of dL/dW", yscale="log",
+                       title="backward: weight-gradient std")
     fig.tight_layout()
     return fig
 
