@@ -137,7 +137,10 @@ def format_value(value, limit: int = 6) -> str:
         return f"array(shape={value.shape}, [{body}{more}])"
     if isinstance(value, float | _floating):
         return f"{float(value):.6g}"
-    return repr(value)
+    if isinstance(value, list | tuple) and value and any(isinstance(v, _ndarray) for v in value):
+        return f"{type(value).__name__} of {len(value)} arrays"  # e.g. a list of weights
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _type_name(value) -> str:
