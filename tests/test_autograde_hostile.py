@@ -1,8 +1,8 @@
 """Broken and hostile hand-ins of every assignment, graded end to end in one parallel batch.
 
-The corpus (autograde/corpus.py) is built from each real assignment: the generic cases for
-every assignment (a new one is covered automatically), plus the cases that name assignment
-01's functions. Each case asserts its outcome: which cells score 0, which keep full marks,
+The corpus (autograde/corpus.py) is built from each real assignment: every case on assignment
+01, and a smoke subset of the generic cases on every other assignment (a new one is covered
+automatically). Each case asserts its outcome: which cells score 0, which keep full marks,
 whether the student is reported as failed, and the flag an instructor sees. No case may
 earn more than the solution, and no case may stop the others from being graded.
 """
@@ -20,12 +20,18 @@ from autograde.run import grade
 
 AID = "01_activations"  # the assignment whose feedback and CSV are checked in detail
 ASSIGNMENTS = assignment_ids(REPO_ROOT)
-# the runtime cases (caps, crashes, floods) on assignment 01; every other case everywhere
-CASES = {(aid, c.name): c for aid in ASSIGNMENTS for c in corpus.hostile(aid, runtime=aid == AID)}
+# Every case on assignment 01; on the others a smoke subset that exercises what depends on
+# an assignment's own structure (its answers, tests and hidden tests), so the batch stays
+# within make test's budget on two cores.
+SMOKE = {"solution", "blank", "syntax_error", "edited_locked_test", "deleted_test_cell",
+         "duplicated_grade_id", "read_own_notebook", "input_transformer", "setattr_other_name",
+         "honest_noise", "tamper_late"}
+CASES = {(aid, c.name): c for aid in ASSIGNMENTS for c in corpus.hostile(aid, runtime=aid == AID)
+         if aid == AID or c.name in SMOKE}
 # seconds per cell: small, so the corpus stays fast, yet ~8x the slowest honest cell (~1.3 s),
 # so a busy machine does not cost a correct answer its points
 CELL_TIMEOUT = 10
-FEEDBACK = {"patch_helpers", "edited_locked_test", "huge_output"}  # feedback checked below
+FEEDBACK = {"patch_helpers", "edited_locked_test", "huge_output", "blank", "read_own_notebook"}
 
 
 @pytest.fixture(scope="session")
@@ -211,8 +217,6 @@ def test_no_hidden_test_or_solution_reaches_the_student(graded, aid):
     assert not [line for line in secrets if line in printed]
     for student in ("blank", "edited_locked_test", "read_own_notebook"):
         page = root / "autograde" / "feedback" / student / aid / f"{aid}.html"
-        if not page.exists():
-            continue
         text = html_lib.unescape(page.read_text())
         assert "BEGIN HIDDEN TESTS" not in text, student
         leaked = [line for line in secrets if line in text]
