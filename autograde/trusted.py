@@ -279,9 +279,20 @@ class Plan:
             else:
                 self.steps.append(("setup", "", cell.source))
         self.values -= self.functions
+        # A cell that runs the student's functions (a demo, an experiment to interpret) is for
+        # the student's eyes: it ran in the kernel; re-running it here would only cost time.
+        self.steps = [step for step in self.steps
+                      if step[0] == "test" or not self._uses_student_code(step[2])]
         self.depends_on = {
             name: {n.id for n in ast.walk(body) if isinstance(n, ast.Name)} & self.functions - {name}
             for name, body in bodies.items()}
+
+    def _uses_student_code(self, source: str) -> bool:
+        tree = _parse(source)
+        if tree is None:
+            return True
+        return any(isinstance(n, ast.Name) and n.id in self.functions | self.values
+                   for n in ast.walk(tree))
 
     def run(self, session: KernelSession) -> dict[str, list[NotebookNode]]:
         """Run setup and test cells in the grader; return each test cell's outputs."""

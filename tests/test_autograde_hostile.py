@@ -72,8 +72,9 @@ def test_hostile_hand_in(graded, aid, name):
     case, r = CASES[aid, name], results[aid, name]
     _, _, points = corpus.structure(aid)
     text = " | ".join(r.flags) + " | " + r.error
-    if case.flag:
-        assert case.flag in text, f"{name}: expected a flag containing {case.flag!r}, got {text!r}"
+    if case.flag:  # "a|b": either (which limit fires first depends on the machine's load)
+        assert any(f in text for f in case.flag.split("|")), (
+            f"{name}: expected a flag containing {case.flag!r}, got {text!r}")
     if case.ok is False or (case.ok is None and not r.ok):
         assert not r.ok or all(r.cells[k][0] == 0 for k in points), (
             f"{name}: must be reported as failed (or score 0), got {r}")
