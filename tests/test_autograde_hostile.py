@@ -59,7 +59,7 @@ def graded(tmp_path_factory):
             corpus.write(case, root / "autograde" / "submitted", name, aid)
         results = grade(root, progress=False, jobs=2,
                         config_overrides={"Execute.timeout": CELL_TIMEOUT},
-                        student_timeout=150, kernel_cpu_seconds=25, feedback=FEEDBACK)
+                        student_timeout=900, kernel_cpu_seconds=25, feedback=FEEDBACK)
         done.write_text(json.dumps({"root": str(root), "results": [r.to_dict() for r in results]}))
         return root, {(r.assignment, r.student): r for r in results}
 
