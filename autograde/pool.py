@@ -1,9 +1,14 @@
-"""Worker processes: one forked child per student, never outliving the run.
+"""Worker processes: one child per student, never outliving the run.
 
-Each worker is forked from the run (which has already imported nbgrader, so a worker starts
-in milliseconds), leads its own session (stopping it stops its kernel too), and asks the
-Linux kernel to kill it when the run's process dies, however it dies (``PR_SET_PDEATHSIG``):
-a run killed with ``kill -9`` leaves no worker grading on behind a restarted run.
+Each worker is forked from a fork server (multiprocessing's ``forkserver``), a clean process
+that has imported nbgrader once, so a worker starts in milliseconds. Workers are never forked
+from the run itself: a run that has already used PyTorch or BLAS thread pools (a test
+session, a notebook) would hand its children a copied thread pool whose threads do not exist
+there, and the first parallel operation in the child (the grader runs the solution's test
+cells, e.g. a convolution) waits for them for ever. A worker leads its own session (stopping
+it stops its kernel too) and asks the Linux kernel to kill it when its parent dies, however it
+dies (``PR_SET_PDEATHSIG``); the fork server exits when the run does, so a run killed with
+``kill -9`` leaves no worker grading on behind a restarted run.
 
 :func:`run_jobs` keeps ``parallel`` workers busy, stops a worker past its wall-time cap, and
 retries a job whose failure was the grader's (the worker died without a result, or reported a
@@ -54,18 +59,18 @@ def _worker_entry(job_file: str, log: str, env: dict, root: str) -> None:
 
 
 class WorkerProcess:
-    """A forked child running :func:`autograde.worker.main` on one job file."""
+    """A child of the fork server running :func:`autograde.worker.main` on one job file."""
 
     def __init__(self, job_file: Path, log: Path, env: dict, root: Path,
                  memory_mb: int = WORKER_MEMORY_MB):
         import multiprocessing
 
-        ctx = multiprocessing.get_context("fork")
+        ctx = multiprocessing.get_context("forkserver")
         # where the kernels' watchdog and the output caps note the limits that fired
         self.notes = Path(str(log) + ".limits")
         self.notes.unlink(missing_ok=True)
         env = dict(env, **{NOTES_ENV: str(self.notes)})
-        self.memory_cap = resident_bytes(os.getpid()) + memory_mb * 2**20
+        self.memory_cap = _BASELINE_BYTES + memory_mb * 2**20
         self.memory_mb = memory_mb
         self.process = ctx.Process(target=_worker_entry,
                                    args=(str(job_file), str(log), env, str(root)))
@@ -96,14 +101,20 @@ class WorkerProcess:
         self.process.join()
 
 
-def preload() -> None:
-    """Import what workers need once, before forking them."""
-    import IPython.core.inputtransformer2  # noqa: F401
-    import nbclient  # noqa: F401
-    import nbconvert.exporters  # noqa: F401
-    from nbgrader.apps.api import NbGraderAPI  # noqa: F401
+#: what the fork server imports once, so that each worker starts without importing them
+PRELOAD = ["IPython.core.inputtransformer2", "nbclient", "nbconvert.exporters",
+           "nbgrader.apps.api", "autograde.checks", "autograde.worker"]
+#: a worker's memory at its start (the fork server's, with PRELOAD imported): its cap counts
+#: from there
+_BASELINE_BYTES = 512 * 2**20
 
-    from autograde import checks, worker  # noqa: F401
+
+def preload() -> None:
+    """Start the fork server with what workers need imported (once per process)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
 
 
 def apply_notes(results: list[GradeResult], notes: list[tuple[str, str]]) -> None:
