@@ -36,6 +36,20 @@ def load_bug(aid):
     return module
 
 
+def use_thread_pools():
+    """Run a convolution on two intra-op threads in this process, as a test session or a
+    notebook has before it grades: workers forked from such a process used to hang in their
+    first parallel operation (autograde/pool.py starts them from a fork server)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.nn.functional.conv2d(torch.randn(4, 3, 32, 32), torch.randn(8, 3, 3, 3)).sum()
+    finally:
+        torch.set_num_threads(threads)
+
+
 def grade_ids(nb, **flags):
     out = {}
     for cell in nb.cells:
@@ -65,6 +79,7 @@ def test_grading_round_trip(aid, tmp_path):
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{aid}.ipynb")
 
+    use_thread_pools()
     results = {r.student: r for r in grade(tmp_path, progress=False)}
 
     auto = grade_ids(solution, solution=False)  # autograded test cells and their points
