@@ -3,7 +3,7 @@
 A :class:`Job` is written by the run (:mod:`autograde.run`) for a worker
 (:mod:`autograde.worker`), which returns one :class:`GradeResult` per assignment. Both are
 plain dataclasses that round-trip through JSON (``to_json`` / ``from_json``), so the worker
-can be a forked child or ``python -m autograde.worker JOB.json``.
+can be a child of the fork server (:mod:`autograde.pool`) or ``python -m autograde.worker JOB.json``.
 """
 
 from __future__ import annotations

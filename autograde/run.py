@@ -149,6 +149,10 @@ def grade(
 
     A failed hand-in is reported in its ``GradeResult`` (``ok=False``, ``error``, ``flags``,
     ``fault``) and the run goes on; only the student's own failures are saved as final.
+
+    Workers start from a fork server, which imports the calling script as Python's
+    multiprocessing does: a script that calls ``grade()`` does so under
+    ``if __name__ == "__main__":`` (the CLI, ``python -m autograde.grade``, does).
     """
     from tqdm.auto import tqdm
 

@@ -1,6 +1,6 @@
 """Grade one student's hand-ins in a process of its own, into a gradebook of its own.
 
-:func:`autograde.run.grade` runs :func:`main` in a forked child (:mod:`autograde.pool`), one
+:func:`autograde.run.grade` runs :func:`main` in a child of a fork server (:mod:`autograde.pool`), one
 process per student (``python -m autograde.worker JOB.json`` does the same by hand). The
 :class:`~autograde.results.Job` names the course root, the student, the assignments, a
 private sqlite gradebook (a copy of the course gradebook's assignment records) and where to
