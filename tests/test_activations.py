@@ -10,29 +10,29 @@ import torch
 import torch.nn.functional as F
 from conftest import to_numpy
 
-from tnn import activations as A
+from tnn import activations
 
 X = np.concatenate([np.linspace(-6, 6, 41), [-1000.0, -50.0, -1e-4, 0.0, 1e-4, 50.0, 1000.0]])
 
 # name -> (numpy f, numpy f', torch f, torch f', torch.nn.functional equivalent)
 CASES = {
-    "sigmoid": (A.sigmoid, A.sigmoid_grad, A.sigmoid_torch, A.sigmoid_grad_torch, torch.sigmoid),
-    "tanh": (A.tanh, A.tanh_grad, A.tanh_torch, A.tanh_grad_torch, torch.tanh),
-    "relu": (A.relu, A.relu_grad, A.relu_torch, A.relu_grad_torch, F.relu),
-    "leaky_relu": (A.leaky_relu, A.leaky_relu_grad, A.leaky_relu_torch,
-                   A.leaky_relu_grad_torch, F.leaky_relu),
+    "sigmoid": (activations.sigmoid, activations.sigmoid_grad, activations.sigmoid_torch, activations.sigmoid_grad_torch, torch.sigmoid),
+    "tanh": (activations.tanh, activations.tanh_grad, activations.tanh_torch, activations.tanh_grad_torch, torch.tanh),
+    "relu": (activations.relu, activations.relu_grad, activations.relu_torch, activations.relu_grad_torch, F.relu),
+    "leaky_relu": (activations.leaky_relu, activations.leaky_relu_grad, activations.leaky_relu_torch,
+                   activations.leaky_relu_grad_torch, F.leaky_relu),
     "leaky_relu_0.2": (
-        lambda x: A.leaky_relu(x, 0.2), lambda x: A.leaky_relu_grad(x, 0.2),
-        lambda x: A.leaky_relu_torch(x, 0.2), lambda x: A.leaky_relu_grad_torch(x, 0.2),
+        lambda x: activations.leaky_relu(x, 0.2), lambda x: activations.leaky_relu_grad(x, 0.2),
+        lambda x: activations.leaky_relu_torch(x, 0.2), lambda x: activations.leaky_relu_grad_torch(x, 0.2),
         lambda x: F.leaky_relu(x, 0.2)),
-    "elu": (A.elu, A.elu_grad, A.elu_torch, A.elu_grad_torch, F.elu),
-    "elu_0.5": (lambda x: A.elu(x, 0.5), lambda x: A.elu_grad(x, 0.5),
-                lambda x: A.elu_torch(x, 0.5), lambda x: A.elu_grad_torch(x, 0.5),
+    "elu": (activations.elu, activations.elu_grad, activations.elu_torch, activations.elu_grad_torch, F.elu),
+    "elu_0.5": (lambda x: activations.elu(x, 0.5), lambda x: activations.elu_grad(x, 0.5),
+                lambda x: activations.elu_torch(x, 0.5), lambda x: activations.elu_grad_torch(x, 0.5),
                 lambda x: F.elu(x, 0.5)),
-    "selu": (A.selu, A.selu_grad, A.selu_torch, A.selu_grad_torch, F.selu),
-    "gelu": (A.gelu, A.gelu_grad, A.gelu_torch, A.gelu_grad_torch, F.gelu),
-    "gelu_tanh": (lambda x: A.gelu(x, "tanh"), lambda x: A.gelu_grad(x, "tanh"),
-                  lambda x: A.gelu_torch(x, "tanh"), lambda x: A.gelu_grad_torch(x, "tanh"),
+    "selu": (activations.selu, activations.selu_grad, activations.selu_torch, activations.selu_grad_torch, F.selu),
+    "gelu": (activations.gelu, activations.gelu_grad, activations.gelu_torch, activations.gelu_grad_torch, F.gelu),
+    "gelu_tanh": (lambda x: activations.gelu(x, "tanh"), lambda x: activations.gelu_grad(x, "tanh"),
+                  lambda x: activations.gelu_torch(x, "tanh"), lambda x: activations.gelu_grad_torch(x, "tanh"),
                   lambda x: F.gelu(x, approximate="tanh")),
 }
 
@@ -94,39 +94,39 @@ def test_sigmoid_stable_at_extremes_without_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with np.errstate(over="raise", invalid="raise", divide="raise"):
-            y = A.sigmoid(np.array([-1000.0, 1000.0]))
-            y32 = A.sigmoid(np.array([-1000.0, 1000.0], dtype=np.float32))
-            d = A.sigmoid_grad(np.array([-1000.0, 1000.0]))
-            e = A.elu(np.array([-1000.0, 1000.0]))
+            y = activations.sigmoid(np.array([-1000.0, 1000.0]))
+            y32 = activations.sigmoid(np.array([-1000.0, 1000.0], dtype=np.float32))
+            d = activations.sigmoid_grad(np.array([-1000.0, 1000.0]))
+            e = activations.elu(np.array([-1000.0, 1000.0]))
     np.testing.assert_array_equal(y, [0.0, 1.0])
     np.testing.assert_array_equal(y32, [0.0, 1.0])
     np.testing.assert_array_equal(d, [0.0, 0.0])
     np.testing.assert_array_equal(e, [-1.0, 1000.0])
     # the tail keeps relative precision where 1 - s(x) would round to 0
-    assert A.sigmoid_grad(-40.0) == pytest.approx(np.exp(-40.0), rel=1e-12)
+    assert activations.sigmoid_grad(-40.0) == pytest.approx(np.exp(-40.0), rel=1e-12)
 
 
 def test_saturation_table_from_the_lecture():
     """Sigmoid's gradient at -10, 0, 10 is about 4.5e-5, 0.25, 4.5e-5."""
-    g = A.sigmoid_grad(np.array([-10.0, 0.0, 10.0]))
+    g = activations.sigmoid_grad(np.array([-10.0, 0.0, 10.0]))
     np.testing.assert_allclose(g, [4.5e-5, 0.25, 4.5e-5], rtol=0.01)
     assert g[0] == pytest.approx(4.5398e-5, rel=1e-4)
 
 
 def test_selu_constants_exact():
-    assert A.SELU_ALPHA == 1.6732632423543772848170429916717
-    assert A.SELU_SCALE == 1.0507009873554804934193349852946
+    assert activations.SELU_ALPHA == 1.6732632423543772848170429916717
+    assert activations.SELU_SCALE == 1.0507009873554804934193349852946
     # self-normalizing fixed point: N(0,1) in -> mean 0, variance 1 out (to sampling error)
     z = np.random.default_rng(0).standard_normal(2_000_000)
-    y = A.selu(z)
+    y = activations.selu(z)
     assert abs(y.mean()) < 3e-3 and abs(y.var() - 1) < 3e-3
 
 
 def test_gelu_tanh_approximation_is_close_to_exact():
     x = np.linspace(-6, 6, 1001)
-    assert np.max(np.abs(A.gelu(x) - A.gelu(x, "tanh"))) < 1e-3
+    assert np.max(np.abs(activations.gelu(x) - activations.gelu(x, "tanh"))) < 1e-3
     # ~0 gradient for large negative x
-    assert abs(A.gelu_grad(-8.0)) < 1e-12
+    assert abs(activations.gelu_grad(-8.0)) < 1e-12
 
 
 # --------------------------------------------------------------------------------- PReLU
@@ -135,8 +135,8 @@ def test_prelu_forward_backward_vs_torch(slope_shape, device, rng):
     x = rng.normal(size=(6, 5, 3))
     slope = rng.uniform(0.05, 0.5, size=slope_shape)
     dout = rng.normal(size=x.shape)
-    y = A.prelu(x, slope)
-    dx, dslope = A.prelu_backward(dout, x, slope)
+    y = activations.prelu(x, slope)
+    dx, dslope = activations.prelu_backward(dout, x, slope)
     assert np.shape(dslope) == slope_shape
     xt = torch.tensor(x, requires_grad=True)
     weight = torch.tensor(np.reshape(slope, (-1,)), requires_grad=True)
@@ -147,8 +147,8 @@ def test_prelu_forward_backward_vs_torch(slope_shape, device, rng):
     np.testing.assert_allclose(np.reshape(dslope, (-1,)), to_numpy(weight.grad), rtol=1e-10)
     # the torch twin on the device
     dev = lambda a: torch.tensor(a, device=device)  # noqa: E731
-    yt2 = A.prelu_torch(dev(x), dev(slope))
-    dx2, ds2 = A.prelu_backward_torch(dev(dout), dev(x), dev(slope))
+    yt2 = activations.prelu_torch(dev(x), dev(slope))
+    dx2, ds2 = activations.prelu_backward_torch(dev(dout), dev(x), dev(slope))
     assert yt2.device.type == device.type
     np.testing.assert_allclose(to_numpy(yt2), y, rtol=1e-12)
     np.testing.assert_allclose(to_numpy(dx2), dx, rtol=1e-12)
@@ -157,12 +157,12 @@ def test_prelu_forward_backward_vs_torch(slope_shape, device, rng):
 
 def test_prelu_slope_gradient_by_finite_differences(rng):
     x, slope, dout = rng.normal(size=(7, 4)), np.array([0.1, 0.2, 0.3, 0.4]), rng.normal(size=(7, 4))
-    _, dslope = A.prelu_backward(dout, x, slope)
+    _, dslope = activations.prelu_backward(dout, x, slope)
     h = 1e-6
     for c in range(4):
         e = np.zeros(4)
         e[c] = h
-        numeric = ((A.prelu(x, slope + e) - A.prelu(x, slope - e)) * dout).sum() / (2 * h)
+        numeric = ((activations.prelu(x, slope + e) - activations.prelu(x, slope - e)) * dout).sum() / (2 * h)
         assert dslope[c] == pytest.approx(numeric, rel=1e-6, abs=1e-9)
 
 
@@ -175,8 +175,8 @@ def _maxout_params(rng, n=8, d=5, h=3):
 def test_maxout_forward_backward_vs_autograd(device, rng):
     params = _maxout_params(rng)
     dout = rng.normal(size=(8, 3))
-    y = A.maxout(*params)
-    grads = A.maxout_backward(dout, *params)
+    y = activations.maxout(*params)
+    grads = activations.maxout_backward(dout, *params)
     tensors = [torch.tensor(p, requires_grad=True) for p in params]
     x, w1, b1, w2, b2 = tensors
     yt = torch.maximum(x @ w1 + b1, x @ w2 + b2)
@@ -185,8 +185,8 @@ def test_maxout_forward_backward_vs_autograd(device, rng):
     for ours, t in zip(grads, tensors, strict=True):
         np.testing.assert_allclose(ours, to_numpy(t.grad), rtol=1e-10, atol=1e-12)
     on_dev = [torch.tensor(p, device=device) for p in params]
-    np.testing.assert_allclose(to_numpy(A.maxout_torch(*on_dev)), y, rtol=1e-12)
-    for ours, theirs in zip(grads, A.maxout_backward_torch(torch.tensor(dout, device=device),
+    np.testing.assert_allclose(to_numpy(activations.maxout_torch(*on_dev)), y, rtol=1e-12)
+    for ours, theirs in zip(grads, activations.maxout_backward_torch(torch.tensor(dout, device=device),
                                                            *on_dev), strict=True):
         assert theirs.device.type == device.type
         np.testing.assert_allclose(to_numpy(theirs), ours, rtol=1e-10, atol=1e-12)
@@ -197,8 +197,8 @@ def test_maxout_doubles_parameters_and_generalizes_relu(rng):
     w = rng.normal(size=(4, 6))
     b = rng.normal(size=6)
     # max(w.x + b, 0.x + 0) is ReLU(w.x + b)
-    np.testing.assert_allclose(A.maxout(x, w, b, np.zeros_like(w), np.zeros_like(b)),
-                               A.relu(x @ w + b))
+    np.testing.assert_allclose(activations.maxout(x, w, b, np.zeros_like(w), np.zeros_like(b)),
+                               activations.relu(x @ w + b))
 
 
 @pytest.mark.parametrize(
@@ -214,9 +214,9 @@ def test_maxout_doubles_parameters_and_generalizes_relu(rng):
 def test_maxout_mismatched_shapes_name_the_argument(shapes, argument):
     params = [np.ones(s) for s in shapes]
     with pytest.raises(ValueError, match=rf"^{argument} must have"):
-        A.maxout(*params)
+        activations.maxout(*params)
     with pytest.raises(ValueError, match=rf"^{argument} must have"):
-        A.maxout_torch(*[torch.tensor(p) for p in params])
+        activations.maxout_torch(*[torch.tensor(p) for p in params])
 
 
 # --------------------------------------------------------------------------------- bad input
@@ -231,7 +231,7 @@ def test_maxout_mismatched_shapes_name_the_argument(shapes, argument):
         (torch.ones(2), r"x must be a NumPy array here; .* \*_torch twin"),
     ],
 )
-@pytest.mark.parametrize("fn", [A.sigmoid, A.relu_grad, A.gelu, A.selu])
+@pytest.mark.parametrize("fn", [activations.sigmoid, activations.relu_grad, activations.gelu, activations.selu])
 def test_bad_input_message_names_argument(fn, bad, pattern):
     with pytest.raises(TypeError, match=pattern):
         fn(bad)
@@ -240,45 +240,45 @@ def test_bad_input_message_names_argument(fn, bad, pattern):
 @pytest.mark.parametrize("bad", ["abc", None, np.array([1.0, None])])
 def test_torch_twins_refuse_bad_input(bad):
     with pytest.raises(TypeError, match=r"^x must"):
-        A.sigmoid_torch(bad)
+        activations.sigmoid_torch(bad)
 
 
 def test_bad_parameters():
     with pytest.raises(ValueError, match="alpha must be finite and > 0"):
-        A.elu(np.ones(2), alpha=-1.0)
+        activations.elu(np.ones(2), alpha=-1.0)
     with pytest.raises(ValueError, match="approximate must be one of 'none', 'tanh'"):
-        A.gelu(np.ones(2), approximate="fast")
+        activations.gelu(np.ones(2), approximate="fast")
     with pytest.raises(TypeError, match="negative_slope must be a finite real number"):
-        A.leaky_relu(np.ones(2), negative_slope="0.1")
+        activations.leaky_relu(np.ones(2), negative_slope="0.1")
     with pytest.raises(ValueError, match=r"slope must be a scalar, shape \(1,\), or shape \(C,\)"):
-        A.prelu(np.ones((2, 3)), np.ones(4))
+        activations.prelu(np.ones((2, 3)), np.ones(4))
     with pytest.raises(ValueError, match=r"z must have shape \(N, H\)"):
-        A.dead_unit_fraction(np.ones(3))
+        activations.dead_unit_fraction(np.ones(3))
 
 
 # --------------------------------------------------------------------------------- measures
 def test_saturated_and_dead_fractions():
-    assert A.saturated_fraction(np.array([-10.0, 0.0, 10.0, 0.1]), "sigmoid") == 0.5
-    assert A.saturated_fraction(np.array([-3.0, 3.0, 0.0, 1.0]), "tanh") == 0.5
-    assert A.saturated_fraction(np.array([-1.0, 2.0]), "relu") == 0.5
+    assert activations.saturated_fraction(np.array([-10.0, 0.0, 10.0, 0.1]), "sigmoid") == 0.5
+    assert activations.saturated_fraction(np.array([-3.0, 3.0, 0.0, 1.0]), "tanh") == 0.5
+    assert activations.saturated_fraction(np.array([-1.0, 2.0]), "relu") == 0.5
     z = np.array([[-1.0, 2.0, 0.0], [-2.0, -1.0, 0.0]])
-    assert A.dead_unit_fraction(z) == pytest.approx(2 / 3)
+    assert activations.dead_unit_fraction(z) == pytest.approx(2 / 3)
 
 
 def test_probe_twins_agree_and_show_vanishing_gradients(device, rng):
     x = rng.standard_normal((64, 128)).astype(np.float64)
-    weights = [w.astype(np.float64) for w in A.sample_mlp_weights(rng, 8, 128)]
+    weights = [w.astype(np.float64) for w in activations.sample_mlp_weights(rng, 8, 128)]
     for act in ("sigmoid", "tanh", "relu"):
-        ours = A.probe_deep_network(x, weights, act)
-        theirs = A.probe_deep_network_torch(torch.tensor(x, device=device), weights, act)
+        ours = activations.probe_deep_network(x, weights, act)
+        theirs = activations.probe_deep_network_torch(torch.tensor(x, device=device), weights, act)
         for key in ("act_mean", "act_std", "grad_std", "weight_grad_norm", "saturated", "dead"):
             np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9, atol=1e-12)
     # sigmoid: each layer multiplies the gradient by at most 0.25, so the input gradient is
     # orders of magnitude below the last layer's; ReLU with Kaiming gain keeps it level.
-    sig = A.probe_deep_network(x, weights, "sigmoid")
+    sig = activations.probe_deep_network(x, weights, "sigmoid")
     assert sig["grad_std"][0] < 1e-3 * sig["grad_std"][-1]
     kaiming = [w * np.sqrt(2) for w in weights]
-    rel = A.probe_deep_network(x, kaiming, "relu")
+    rel = activations.probe_deep_network(x, kaiming, "relu")
     assert 0.2 < rel["grad_std"][0] / rel["grad_std"][-1] < 5
 
 
@@ -292,14 +292,14 @@ def test_prelu_backward_passes_the_shared_gradient_checker(rng):
     x[np.abs(x) < 1e-3] = 0.5  # keep inputs away from the kink at 0
     dout = rng.normal(size=x.shape)
     for slope in (np.array([0.1, 0.25, 0.4]), np.array([0.2])):
-        dx, dslope = A.prelu_backward(dout, x, slope)
-        assert check_gradient(dx, numerical_gradient_array(lambda t, a=slope: A.prelu(t, a), x, dout),
+        dx, dslope = activations.prelu_backward(dout, x, slope)
+        assert check_gradient(dx, numerical_gradient_array(lambda t, a=slope: activations.prelu(t, a), x, dout),
                               "dx") < 1e-8
-        assert check_gradient(dslope, numerical_gradient_array(lambda a: A.prelu(x, a), slope,
+        assert check_gradient(dslope, numerical_gradient_array(lambda a: activations.prelu(x, a), slope,
                                                                dout), "dslope") < 1e-8
     # the classic slip: summing dslope over the batch axis only, not over every shared position
     wrong = np.where(x > 0, 0.0, x * dout).sum(axis=0).mean(axis=(1, 2))
-    numeric = numerical_gradient_array(lambda a: A.prelu(x, a), np.array([0.1, 0.25, 0.4]), dout)
+    numeric = numerical_gradient_array(lambda a: activations.prelu(x, a), np.array([0.1, 0.25, 0.4]), dout)
     with pytest.raises(AssertionError, match="disagrees with the numerical gradient"):
         check_gradient(wrong, numeric, "dslope")
 
@@ -309,12 +309,12 @@ def test_maxout_backward_passes_the_shared_gradient_checker(rng):
 
     params = list(_maxout_params(rng))
     dout = rng.normal(size=(8, 3))
-    grads = A.maxout_backward(dout, *params)
+    grads = activations.maxout_backward(dout, *params)
     for i, name in enumerate(("dx", "dw1", "db1", "dw2", "db2")):
         def f(value, i=i):
             args = list(params)
             args[i] = value
-            return A.maxout(*args)
+            return activations.maxout(*args)
 
         assert check_gradient(grads[i], numerical_gradient_array(f, params[i], dout), name) < 1e-7
 
@@ -323,20 +323,20 @@ def test_maxout_backward_passes_the_shared_gradient_checker(rng):
 def test_elu_is_smooth_only_for_alpha_one_and_selu_jumps():
     """Lecture 01 section 1: f'(0-) and f'(0+) for ELU (alpha 1, 0.5) and SELU."""
     eps = 1e-12
-    assert A.elu_grad(-eps) == pytest.approx(1.0) and A.elu_grad(eps) == 1.0
-    assert A.elu_grad(-eps, 0.5) == pytest.approx(0.5)
-    assert A.selu_grad(-eps) == pytest.approx(1.758, abs=5e-4)  # lambda * alpha
-    assert A.selu_grad(eps) == pytest.approx(1.051, abs=5e-4)  # lambda
+    assert activations.elu_grad(-eps) == pytest.approx(1.0) and activations.elu_grad(eps) == 1.0
+    assert activations.elu_grad(-eps, 0.5) == pytest.approx(0.5)
+    assert activations.selu_grad(-eps) == pytest.approx(1.758, abs=5e-4)  # lambda * alpha
+    assert activations.selu_grad(eps) == pytest.approx(1.051, abs=5e-4)  # lambda
 
 
 def test_sigmoid_saturation_threshold_is_0_0257():
     """saturated_fraction's docstring: s(1 - s) < 0.025 <=> s < 0.0257 or s > 0.9743."""
     logit = lambda s: np.log(s / (1 - s))  # noqa: E731
     z = logit(np.array([0.0256, 0.0258, 0.9742, 0.9744]))
-    assert A.saturated_fraction(z[[0, 3]], "sigmoid") == 1.0
-    assert A.saturated_fraction(z[[1, 2]], "sigmoid") == 0.0
-    assert A.saturated_fraction(np.array([-3.65, 3.65]), "sigmoid") == 1.0
-    assert A.saturated_fraction(np.array([-3.63, 3.63]), "sigmoid") == 0.0
+    assert activations.saturated_fraction(z[[0, 3]], "sigmoid") == 1.0
+    assert activations.saturated_fraction(z[[1, 2]], "sigmoid") == 0.0
+    assert activations.saturated_fraction(np.array([-3.65, 3.65]), "sigmoid") == 1.0
+    assert activations.saturated_fraction(np.array([-3.63, 3.63]), "sigmoid") == 0.0
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -345,11 +345,11 @@ def test_vanishing_gradient_claims(seed):
     layer with no unit saturated; tanh keeps most; ReLU with gain 1 ends below tanh; ReLU
     with gain sqrt(2) keeps the gradient of the same order."""
     r = np.random.default_rng(seed)
-    weights = A.sample_mlp_weights(r, 10, 256)
+    weights = activations.sample_mlp_weights(r, 10, 256)
     x = r.standard_normal((256, 256), dtype=np.float32)
 
     def ratio(act, gain=1.0):
-        p = A.probe_deep_network(x, [w * np.float32(gain) for w in weights], act)
+        p = activations.probe_deep_network(x, [w * np.float32(gain) for w in weights], act)
         return p["grad_std"][0] / p["grad_std"][-1], p
 
     sig, p_sig = ratio("sigmoid")
@@ -373,13 +373,13 @@ def test_zero_centred_inputs_allow_a_larger_learning_rate(seed):
     centred = positive - 0.5
     w_target, w0 = np.array([1.0, -1.0]), np.array([-1.0, 1.0])
     # batch size 1: every update of the all-positive run moves both weights the same way
-    path = A.linear_unit_sgd_path(positive, w_target, w0, lr=0.5)
-    assert A.same_sign_fraction(path) == 1.0
-    assert A.same_sign_fraction(A.linear_unit_sgd_path(centred, w_target, w0, lr=0.5)) < 0.7
+    path = activations.linear_unit_sgd_path(positive, w_target, w0, lr=0.5)
+    assert activations.same_sign_fraction(path) == 1.0
+    assert activations.same_sign_fraction(activations.linear_unit_sgd_path(centred, w_target, w0, lr=0.5)) < 0.7
     # same learning rate: about the same number of steps (measured within 16%)
     for lr in (0.25, 0.5):
-        a = A.settle_step(A.linear_unit_sgd_path(positive, w_target, w0, lr), w_target)
-        b = A.settle_step(A.linear_unit_sgd_path(centred, w_target, w0, lr), w_target)
+        a = activations.settle_step(activations.linear_unit_sgd_path(positive, w_target, w0, lr), w_target)
+        b = activations.settle_step(activations.linear_unit_sgd_path(centred, w_target, w0, lr), w_target)
         assert abs(a - b) <= 0.25 * max(a, b), (lr, a, b)
     # curvature: E[xx^T] has eigenvalues 7/12, 1/12 vs 1/12, 1/12; E|x|^2 = 2/3 vs 1/6
     np.testing.assert_allclose(np.linalg.eigvalsh([[1 / 3, 1 / 4], [1 / 4, 1 / 3]]), [1 / 12, 7 / 12])
@@ -391,13 +391,13 @@ def test_zero_centred_inputs_allow_a_larger_learning_rate(seed):
     assert np.mean(np.sum(centred ** 2, 1)) == pytest.approx(1 / 6, abs=0.02)
     # the sweep: largest lr that settles is 2 vs 8 on this grid; the centred best is faster
     lrs = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
-    sweeps = [A.sgd_lr_sweep(X, w_target, w0, lrs) for X in (positive, centred)]
+    sweeps = [activations.sgd_lr_sweep(X, w_target, w0, lrs) for X in (positive, centred)]
     largest = [max(lr for lr, s in sw.items() if s is not None) for sw in sweeps]
     assert largest == [2.0, 8.0]
     best = [min(s for s in sw.values() if s is not None) for sw in sweeps]
     assert best[1] < best[0]  # measured 3..17 vs 19..34 steps
     # mini-batches soften the shared sign
-    fractions = [A.same_sign_fraction(A.linear_unit_sgd_path(positive, w_target, w0, 0.5, b))
+    fractions = [activations.same_sign_fraction(activations.linear_unit_sgd_path(positive, w_target, w0, 0.5, b))
                  for b in (1, 4, 16, 64)]
     assert fractions[0] == 1.0 and fractions[1] < 0.8 and fractions[3] <= fractions[2] < 0.5
     assert fractions == sorted(fractions, reverse=True)
@@ -406,24 +406,24 @@ def test_zero_centred_inputs_allow_a_larger_learning_rate(seed):
 def test_sgd_path_helpers():
     X = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 1.0]])
     w_target, w0 = np.array([1.0, -1.0]), np.zeros(2)
-    path = A.linear_unit_sgd_path(X, w_target, w0, lr=0.5, batch_size=2)
+    path = activations.linear_unit_sgd_path(X, w_target, w0, lr=0.5, batch_size=2)
     assert path.shape == (3, 2)
     # first batch: residuals (0 - 1, 0 + 1) -> gradient mean((-1)(1, 0), (1)(0, 1)) = (-0.5, 0.5)
     np.testing.assert_allclose(path[1], [0.25, -0.25])
-    assert A.settle_step(np.array([[5.0, 5.0], [1.0, -1.0], [3.0, 3.0], [1.0, -1.05]]),
+    assert activations.settle_step(np.array([[5.0, 5.0], [1.0, -1.0], [3.0, 3.0], [1.0, -1.05]]),
                          w_target) == 3
-    assert A.settle_step(np.array([[1.0, -1.0], [3.0, 3.0]]), w_target) is None
-    assert A.settle_step(np.array([[1.0, -1.0], [np.nan, np.nan]]), w_target) is None
-    assert A.same_sign_fraction(np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 2.0], [0.0, 2.0]])) == 0.5
+    assert activations.settle_step(np.array([[1.0, -1.0], [3.0, 3.0]]), w_target) is None
+    assert activations.settle_step(np.array([[1.0, -1.0], [np.nan, np.nan]]), w_target) is None
+    assert activations.same_sign_fraction(np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 2.0], [0.0, 2.0]])) == 0.5
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a diverging run is silent
-        sweep = A.sgd_lr_sweep(np.random.default_rng(0).uniform(0, 1, (50, 2)), w_target, w0,
+        sweep = activations.sgd_lr_sweep(np.random.default_rng(0).uniform(0, 1, (50, 2)), w_target, w0,
                                [0.5, 100.0])
     assert sweep[100.0] is None
     with pytest.raises(ValueError, match="batch_size must be an int from 1 to T = 4"):
-        A.linear_unit_sgd_path(X, w_target, w0, batch_size=5)
+        activations.linear_unit_sgd_path(X, w_target, w0, batch_size=5)
     with pytest.raises(ValueError, match=r"path must have shape \(S \+ 1, D\)"):
-        A.same_sign_fraction(np.ones(3))
+        activations.same_sign_fraction(np.ones(3))
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import to_numpy
 
-from tnn import initialization as I
+from tnn import initialization
 from tnn.device import median_seconds, torch_generator
 
 LINEAR = (256, 128)  # (D_in, D_out)
@@ -18,49 +18,65 @@ CONV = (64, 32, 3, 3)  # (C_out, C_in, k, k): fan-in 32 * 9 = 288
 
 # ------------------------------------------------------------------------------- fans and inits
 def test_fan_in_and_fan_out_match_torch():
-    assert I.fan_in(LINEAR) == 256 and I.fan_out(LINEAR) == 128
-    assert I.fan_in(CONV) == 288 and I.fan_out(CONV) == 64 * 9
-    assert I.fan_in((8, 3, 5)) == 15  # a 1-d convolution
+    assert initialization.fan_in(LINEAR) == 256 and initialization.fan_out(LINEAR) == 128
+    assert initialization.fan_in(CONV) == 288 and initialization.fan_out(CONV) == 64 * 9
+    assert initialization.fan_in((8, 3, 5)) == 15  # a 1-d convolution
     calc = torch.nn.init._calculate_fan_in_and_fan_out
-    assert calc(torch.empty(CONV)) == (I.fan_in(CONV), I.fan_out(CONV))
+    assert calc(torch.empty(CONV)) == (initialization.fan_in(CONV), initialization.fan_out(CONV))
     # torch's nn.Linear weight is our layout transposed
-    assert calc(torch.empty(LINEAR[::-1])) == (I.fan_in(LINEAR), I.fan_out(LINEAR))
+    assert calc(torch.empty(LINEAR[::-1])) == (initialization.fan_in(LINEAR), initialization.fan_out(LINEAR))
+
+
+@pytest.mark.parametrize("activation, slope", [
+    ("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+    ("selu", None), ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 0.0),
+])
+def test_gain_matches_torch_calculate_gain(activation, slope):
+
+    expected = torch.nn.init.calculate_gain(activation, slope)
+    assert initialization.gain(activation, slope) == pytest.approx(expected, rel=1e-15)
+
+
+def test_gain_refuses_unknown_activations():
+
+    with pytest.raises(ValueError, match="activation must be one of 'linear'"):
+        initialization.gain("swish")
 
 
 @pytest.mark.parametrize("shape", [LINEAR, CONV])
 def test_initializers_are_one_scaled_draw(shape):
     z = np.random.default_rng(5).standard_normal(shape)
-    xav = I.xavier_normal(np.random.default_rng(5), shape)
-    kai = I.kaiming_normal(np.random.default_rng(5), shape)
-    leaky = I.kaiming_normal(np.random.default_rng(5), shape, negative_slope=0.2)
-    n = I.fan_in(shape)
+    xav = initialization.xavier_normal(np.random.default_rng(5), shape)
+    kai = initialization.kaiming_normal(np.random.default_rng(5), shape)
+    leaky = initialization.kaiming_normal(np.random.default_rng(5), shape, negative_slope=0.2)
+    n = initialization.fan_in(shape)
     np.testing.assert_allclose(xav, z / np.sqrt(n), rtol=1e-12)
     np.testing.assert_allclose(kai, z * np.sqrt(2 / n), rtol=1e-12)
     np.testing.assert_allclose(leaky, z * np.sqrt(2 / (1.04 * n)), rtol=1e-12)
     assert xav.shape == shape and xav.dtype == np.float64
-    x32 = I.xavier_normal(np.random.default_rng(5), shape, dtype=np.float32)
+    x32 = initialization.xavier_normal(np.random.default_rng(5), shape, dtype=np.float32)
     assert x32.dtype == np.float32
     # the lecture's conv rule: Din = filter_size^2 * input_channels
-    big = I.kaiming_normal(np.random.default_rng(0), (256, 64, 3, 3))
+    big = initialization.kaiming_normal(np.random.default_rng(0), (256, 64, 3, 3))
     assert big.std() == pytest.approx(np.sqrt(2 / (9 * 64)), rel=0.01)
 
 
 def test_torch_twins_sample_on_the_device_with_the_same_std(device):
     gen = torch_generator(0, device)
-    w = I.xavier_normal_torch(gen, (512, 512))
-    k = I.kaiming_normal_torch(gen, (128, 64, 3, 3))
+    w = initialization.xavier_normal_torch(gen, (512, 512))
+    k = initialization.kaiming_normal_torch(gen, (128, 64, 3, 3))
     assert w.device.type == device.type and w.dtype == torch.float32
     assert float(w.std()) == pytest.approx(1 / math.sqrt(512), rel=0.01)
     assert float(k.std()) == pytest.approx(math.sqrt(2 / 576), rel=0.01)
-    again = I.xavier_normal_torch(torch_generator(0, device), (512, 512))
+    again = initialization.xavier_normal_torch(torch_generator(0, device), (512, 512))
     assert torch.equal(w, again)  # the generator makes it repeat
-    c = I.constant_init_torch((3, 4), 0.5, device=device)
+    c = initialization.constant_init_torch((3, 4), 0.5, device=device)
     assert c.device.type == device.type and torch.all(c == 0.5)
 
 
 def test_reference_matches_torch_nn_init_statistically():
     state = torch.random.get_rng_state()
-    rows = {r["name"]: r for r in I.torch_init_comparison(fan_in=512, fan_out=2048)}
+    rows = {r["name"]: r for r in initialization.torch_init_comparison(fan_in=512, fan_out=2048)}
     assert torch.equal(torch.random.get_rng_state(), state)  # torch's global RNG untouched
     for row in rows.values():
         assert row["std_sample"] == pytest.approx(row["std_formula"], rel=0.01), row["name"]
@@ -69,21 +85,21 @@ def test_reference_matches_torch_nn_init_statistically():
         "std_formula"] == pytest.approx(1 / math.sqrt(3 * 512))
     # the lecture's "Xavier" is torch's kaiming_normal_ with the linear gain, and matches
     # torch's xavier_normal_ exactly when fan_in == fan_out
-    square = {r["name"]: r["std_formula"] for r in I.torch_init_comparison(1024, 1024)}
+    square = {r["name"]: r["std_formula"] for r in initialization.torch_init_comparison(1024, 1024)}
     assert square["torch: xavier_normal_"] == pytest.approx(square["ours: xavier_normal"])
     # conv weights: the same fan-in convention as torch
     w = torch.empty(256, 64, 3, 3)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         torch.nn.init.kaiming_normal_(w, mode="fan_in", nonlinearity="relu")
-    ours = I.kaiming_normal(np.random.default_rng(0), (256, 64, 3, 3))
+    ours = initialization.kaiming_normal(np.random.default_rng(0), (256, 64, 3, 3))
     assert float(w.std()) == pytest.approx(float(ours.std()), rel=0.02)
 
 
 def test_orthogonal_twins_give_orthonormal_rows_or_columns(device):
     for shape in [(64, 64), (32, 128), (128, 32), (16, 8, 3, 3)]:
-        w = I.orthogonal(np.random.default_rng(0), shape, gain=2.0)
-        wt = to_numpy(I.orthogonal_torch(torch_generator(0, device), shape, gain=2.0))
+        w = initialization.orthogonal(np.random.default_rng(0), shape, gain=2.0)
+        wt = to_numpy(initialization.orthogonal_torch(torch_generator(0, device), shape, gain=2.0))
         for m in (w, wt):
             flat = m.reshape(shape[0], -1)
             gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
@@ -91,23 +107,23 @@ def test_orthogonal_twins_give_orthonormal_rows_or_columns(device):
 
 
 @pytest.mark.parametrize(("call", "pattern"), [
-    (lambda: I.xavier_normal(0, (3, 3)), "rng must be a np.random.Generator"),
-    (lambda: I.kaiming_normal(np.random.default_rng(), 5), "shape must be a tuple of ints"),
-    (lambda: I.xavier_normal(np.random.default_rng(), (5,)), "at least 2 entries"),
-    (lambda: I.fan_in((3, 0)), r"shape\[1\] must be a positive int"),
-    (lambda: I.xavier_normal(np.random.default_rng(), (3, 3), gain=-1), "gain must be finite"),
-    (lambda: I.xavier_normal_torch(np.random.default_rng(), (3, 3)), "torch.Generator"),
-    (lambda: I.InitScheme("relu", "he"), "init must be one of"),
-    (lambda: I.layer_statistics(np.ones((2, 3)), [np.ones((4, 5))]), r"weights\[0\] must have shape \(3, D_out\)"),
-    (lambda: I.conv_output_size(5, 7), "larger than the padded input"),
-    (lambda: I.conv_output_size(5, 3, stride=0), "stride must be an int >= 1"),
-    (lambda: I.receptive_field([3, 3]), r"layers\[0\] must be a \(kernel_size, stride\) pair"),
-    (lambda: I.layer_backward(np.ones((2, 3)), np.ones((2, 4)), np.ones((5, 3))),
+    (lambda: initialization.xavier_normal(0, (3, 3)), "rng must be a np.random.Generator"),
+    (lambda: initialization.kaiming_normal(np.random.default_rng(), 5), "shape must be a tuple of ints"),
+    (lambda: initialization.xavier_normal(np.random.default_rng(), (5,)), "at least 2 entries"),
+    (lambda: initialization.fan_in((3, 0)), r"shape\[1\] must be a positive int"),
+    (lambda: initialization.xavier_normal(np.random.default_rng(), (3, 3), gain=-1), "gain must be finite"),
+    (lambda: initialization.xavier_normal_torch(np.random.default_rng(), (3, 3)), "torch.Generator"),
+    (lambda: initialization.InitScheme("relu", "he"), "init must be one of"),
+    (lambda: initialization.layer_statistics(np.ones((2, 3)), [np.ones((4, 5))]), r"weights\[0\] must have shape \(3, D_out\)"),
+    (lambda: initialization.conv_output_size(5, 7), "larger than the padded input"),
+    (lambda: initialization.conv_output_size(5, 3, stride=0), "stride must be an int >= 1"),
+    (lambda: initialization.receptive_field([3, 3]), r"layers\[0\] must be a \(kernel_size, stride\) pair"),
+    (lambda: initialization.layer_backward(np.ones((2, 3)), np.ones((2, 4)), np.ones((5, 3))),
      r"w must have shape \(D_in, D_out\) = \(4, D_out\)"),
-    (lambda: I.layer_backward(np.ones((2, 5)), np.ones((2, 4)), np.ones((4, 3))),
+    (lambda: initialization.layer_backward(np.ones((2, 5)), np.ones((2, 4)), np.ones((4, 3))),
      r"dout is dL/dh_out and must have the output's shape \(N, D_out\) = \(2, 3\)"),
-    (lambda: I.layer_forward(np.ones(4), np.ones((4, 3))), r"h_in must have shape \(N, D_in\)"),
-    (lambda: I.layer_forward(np.ones((2, 4)), np.ones((4, 3)), "swish"), "activation must be one of"),
+    (lambda: initialization.layer_forward(np.ones(4), np.ones((4, 3))), r"h_in must have shape \(N, D_in\)"),
+    (lambda: initialization.layer_forward(np.ones((2, 4)), np.ones((4, 3)), "swish"), "activation must be one of"),
 ])
 def test_bad_input_messages(call, pattern):
     with pytest.raises((TypeError, ValueError), match=pattern):
@@ -120,10 +136,10 @@ def lecture_run(request):
     """The lecture's experiment at its exact size, forward and backward (a standard-normal
     upstream gradient, as in the lecture); one set of unit-normal weights per seed."""
     rng = np.random.default_rng(request.param)
-    x, unit = I.sample_experiment(rng)
+    x, unit = initialization.sample_experiment(rng)
     assert x.shape == (16, 4096) and len(unit) == 6 and unit[0].shape == (4096, 4096)
     dout = rng.standard_normal((16, 4096), dtype=np.float32)
-    return x, unit, dout, I.init_experiment(x, unit, backward=True, dout=dout)
+    return x, unit, dout, initialization.init_experiment(x, unit, backward=True, dout=dout)
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +150,7 @@ def lecture_results(lecture_run):
 @pytest.mark.parametrize("label", ["tanh, 0.01*randn", "tanh, 0.05*randn", "tanh, Xavier",
                                    "relu, Xavier"])
 def test_lecture_figures_within_0_03(lecture_results, label):
-    stats, expected = lecture_results[label], I.LECTURE_FIGURES[label]
+    stats, expected = lecture_results[label], initialization.LECTURE_FIGURES[label]
     np.testing.assert_allclose(stats["std"], expected["std"], atol=0.03)
     np.testing.assert_allclose(stats["mean"], expected["mean"], atol=0.03)
 
@@ -145,9 +161,9 @@ def test_small_weights_collapse_and_kaiming_is_stable(lecture_results):
     kaiming = lecture_results["relu, Kaiming"]
     # fixed point of ReLU after N(0, 2/fan_in) weights: mean sqrt(1/pi), std sqrt(1 - 1/pi);
     # a batch of 16 lets it wander a little from layer to layer
-    np.testing.assert_allclose(kaiming["mean"], I.LECTURE_FIGURES["relu, Kaiming"]["mean"],
+    np.testing.assert_allclose(kaiming["mean"], initialization.LECTURE_FIGURES["relu, Kaiming"]["mean"],
                                atol=0.06)
-    np.testing.assert_allclose(kaiming["std"], I.LECTURE_FIGURES["relu, Kaiming"]["std"],
+    np.testing.assert_allclose(kaiming["std"], initialization.LECTURE_FIGURES["relu, Kaiming"]["std"],
                                atol=0.08)
     assert 0.85 < kaiming["std"][-1] / kaiming["std"][0] < 1.15
     # Xavier with ReLU loses about 1/sqrt(2) of the std per layer
@@ -229,10 +245,10 @@ def test_small_weights_gradient_deficit_grows_as_the_width_shrinks(lecture_run):
     """Lecture 03, section 4: Xavier's weight gradients over 0.01*randn's, on the top-left
     corners of the same unit-normal matrices: about 100x at 1024, about 20x at 2048."""
     x, unit, dout, _ = lecture_run
-    schemes = (I.LECTURE_SCHEMES[0], I.LECTURE_SCHEMES[2])
+    schemes = (initialization.LECTURE_SCHEMES[0], initialization.LECTURE_SCHEMES[2])
     for width, (lo, hi) in [(1024, (85, 125)), (2048, (17, 23))]:
         corners = [np.ascontiguousarray(u[:width, :width]) for u in unit]
-        sub = I.init_experiment(np.ascontiguousarray(x[:, :width]), corners, schemes=schemes,
+        sub = initialization.init_experiment(np.ascontiguousarray(x[:, :width]), corners, schemes=schemes,
                                 backward=True, dout=np.ascontiguousarray(dout[:, :width]))
         ratio = sub["tanh, Xavier"]["weight_grad_std"] / sub["tanh, 0.01*randn"]["weight_grad_std"]
         assert np.all((lo < ratio) & (ratio < hi)), (width, ratio)
@@ -248,7 +264,7 @@ def test_assignment_experiment_figures(seed):
     dout = r.standard_normal((16, 1024))
 
     def run(activation, std):
-        return I.layer_statistics(x, [std * u for u in unit], activation, dout=dout)
+        return initialization.layer_statistics(x, [std * u for u in unit], activation, dout=dout)
 
     mid, xavier = run("tanh", 0.03), run("tanh", 1 / 32)
     small, big = run("tanh", 0.01), run("tanh", 0.05)
@@ -282,26 +298,14 @@ def test_histograms_cover_every_activation(lecture_results):
 
 def test_backward_view_gradient_std_per_layer():
     rng = np.random.default_rng(3)
-    x, unit = I.sample_experiment(rng, width=1024, batch=64)
+    x, unit = initialization.sample_experiment(rng, width=1024, batch=64)
     dout = rng.standard_normal((64, 1024), dtype=np.float32)
-    res = I.init_experiment(x, unit, backward=True, dout=dout)
+    res = initialization.init_experiment(x, unit, backward=True, dout=dout)
     g = {k: v["grad_std"] for k, v in res.items()}
     np.testing.assert_allclose(g["relu, Kaiming"], 1.0, atol=0.1)  # preserved through depth
     np.testing.assert_allclose(g["relu, Xavier"][:-1] / g["relu, Xavier"][1:], 1 / np.sqrt(2),
                                atol=0.05)  # halves the variance at every layer
     assert g["tanh, 0.01*randn"][0] < 0.01 * g["tanh, 0.01*randn"][-1]  # vanishes
-
-
-def test_backward_pass_matches_the_activations_probe():
-    rng = np.random.default_rng(11)
-    x, unit = I.sample_experiment(rng, depth=3, width=64, batch=8, dtype=np.float64)
-    dout = rng.standard_normal((8, 64))
-    for activation in ("tanh", "relu"):
-        weights = [0.2 * u for u in unit]
-        ours = I.layer_statistics(x, unit, activation, scales=[0.2] * 3, dout=dout)
-        probe = I.A.probe_deep_network(x, weights, activation, dout=dout)
-        np.testing.assert_allclose(ours["grad_std"], probe["grad_std"], rtol=1e-12)
-        np.testing.assert_allclose(ours["std"], probe["act_std"], rtol=1e-12)
 
 
 # --------------------------------------------------------------- one layer, forward and backward
@@ -311,24 +315,24 @@ def test_layer_backward_matches_autograd_and_numerical_gradient(activation, devi
 
     rng = np.random.default_rng(21)
     h_in, w, dout = rng.standard_normal((5, 7)), 0.6 * rng.standard_normal((7, 4)), rng.standard_normal((5, 4))
-    dh, dw = I.layer_backward(dout, h_in, w, activation)
+    dh, dw = initialization.layer_backward(dout, h_in, w, activation)
     assert dh.shape == h_in.shape and dw.shape == w.shape and dh.dtype == dw.dtype == np.float64
     # numerical: centred differences of the forward pass (inputs sit far from ReLU's kink)
     assert np.abs(h_in @ w).min() > 1e-3
-    num_dh = numerical_gradient_array(lambda h: I.layer_forward(h, w, activation), h_in, dout)
-    num_dw = numerical_gradient_array(lambda v: I.layer_forward(h_in, v, activation), w, dout)
+    num_dh = numerical_gradient_array(lambda h: initialization.layer_forward(h, w, activation), h_in, dout)
+    num_dw = numerical_gradient_array(lambda v: initialization.layer_forward(h_in, v, activation), w, dout)
     assert check_gradient(dh, num_dh, "dh_in") < 1e-8
     assert check_gradient(dw, num_dw, "dw") < 1e-8
     # autograd, on the device, float64
     ht = torch.tensor(h_in, device=device, requires_grad=True)
     wt = torch.tensor(w, device=device, requires_grad=True)
-    out = I.layer_forward_torch(ht, wt, activation)
-    np.testing.assert_allclose(to_numpy(out), I.layer_forward(h_in, w, activation), rtol=1e-12)
+    out = initialization.layer_forward_torch(ht, wt, activation)
+    np.testing.assert_allclose(to_numpy(out), initialization.layer_forward(h_in, w, activation), rtol=1e-12)
     out.backward(torch.tensor(dout, device=device))
     np.testing.assert_allclose(to_numpy(ht.grad), dh, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(to_numpy(wt.grad), dw, rtol=1e-10, atol=1e-12)
     # the torch twin, by hand (no autograd), agrees too and stays on the device
-    tdh, tdw = I.layer_backward_torch(dout, torch.tensor(h_in, device=device), w, activation)
+    tdh, tdw = initialization.layer_backward_torch(dout, torch.tensor(h_in, device=device), w, activation)
     assert tdh.device.type == device.type and tdh.dtype == torch.float64
     np.testing.assert_allclose(to_numpy(tdh), dh, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(to_numpy(tdw), dw, rtol=1e-10, atol=1e-12)
@@ -336,20 +340,20 @@ def test_layer_backward_matches_autograd_and_numerical_gradient(activation, devi
 
 def test_layer_backward_keeps_float32_and_feeds_layer_statistics():
     rng = np.random.default_rng(22)
-    x, unit = I.sample_experiment(rng, depth=3, width=32, batch=8, dtype=np.float32)
+    x, unit = initialization.sample_experiment(rng, depth=3, width=32, batch=8, dtype=np.float32)
     weights = [0.2 * u for u in unit]
     dout = rng.standard_normal((8, 32)).astype(np.float32)
-    dh, dw = I.layer_backward(dout, x, weights[0], "tanh")
+    dh, dw = initialization.layer_backward(dout, x, weights[0], "tanh")
     assert dh.dtype == dw.dtype == np.float32
     # layer_statistics' backward is layer_backward applied from the top down
-    stats = I.layer_statistics(x.astype(np.float64), [w.astype(np.float64) for w in weights],
+    stats = initialization.layer_statistics(x.astype(np.float64), [w.astype(np.float64) for w in weights],
                                "relu", dout=dout.astype(np.float64))
     hs = [x.astype(np.float64)]
     for w in weights:
-        hs.append(I.layer_forward(hs[-1], w.astype(np.float64), "relu"))
+        hs.append(initialization.layer_forward(hs[-1], w.astype(np.float64), "relu"))
     grad, dh_std, dw_std = dout.astype(np.float64), [], []
     for layer in reversed(range(3)):
-        grad, dw = I.layer_backward(grad, hs[layer], weights[layer].astype(np.float64), "relu")
+        grad, dw = initialization.layer_backward(grad, hs[layer], weights[layer].astype(np.float64), "relu")
         dh_std.append(grad.std())
         dw_std.append(dw.std())
     np.testing.assert_allclose(stats["grad_std"], dh_std[::-1], rtol=1e-10)
@@ -359,10 +363,10 @@ def test_layer_backward_keeps_float32_and_feeds_layer_statistics():
 
 def test_experiment_twins_agree(device):
     rng = np.random.default_rng(7)
-    x, unit = I.sample_experiment(rng, depth=4, width=128, batch=32, dtype=np.float64)
+    x, unit = initialization.sample_experiment(rng, depth=4, width=128, batch=32, dtype=np.float64)
     dout = rng.standard_normal((32, 128))
-    ours = I.init_experiment(x, unit, backward=True, dout=dout)
-    theirs = I.init_experiment_torch(torch.tensor(x, device=device), unit, backward=True,
+    ours = initialization.init_experiment(x, unit, backward=True, dout=dout)
+    theirs = initialization.init_experiment_torch(torch.tensor(x, device=device), unit, backward=True,
                                      dout=dout)
     for label in ours:
         for key in ("mean", "std", "sq_mean", "pre_mean", "pre_std", "grad_std",
@@ -376,27 +380,27 @@ def test_experiment_twins_agree(device):
 
 def test_torch_experiment_on_device_reproduces_the_figures(device):
     gen = torch_generator(0, device)
-    x, unit = I.sample_experiment_torch(gen)
-    res = I.init_experiment_torch(x, unit, schemes=I.LECTURE_SCHEMES[1:4])
+    x, unit = initialization.sample_experiment_torch(gen)
+    res = initialization.init_experiment_torch(x, unit, schemes=initialization.LECTURE_SCHEMES[1:4])
     for label, stats in res.items():
-        np.testing.assert_allclose(stats["std"], I.LECTURE_FIGURES[label]["std"], atol=0.03)
+        np.testing.assert_allclose(stats["std"], initialization.LECTURE_FIGURES[label]["std"], atol=0.03)
 
 
 # ------------------------------------------------------------------------- constant init
 def test_constant_init_never_breaks_symmetry(device):
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((32, 5)), rng.standard_normal((32, 3))
-    const = I.train_two_layer_sgd(x, y, I.constant_init((5, 8), 0.3),
-                                  I.constant_init((8, 3), 0.3), lr=0.2, steps=30)
+    const = initialization.train_two_layer_sgd(x, y, initialization.constant_init((5, 8), 0.3),
+                                  initialization.constant_init((8, 3), 0.3), lr=0.2, steps=30)
     # all 8 hidden units stay copies (up to float rounding: BLAS may sum columns in any order)
     assert const["spread"].max() < 1e-12
     np.testing.assert_allclose(const["w2"], np.broadcast_to(const["w2"][:1], (8, 3)), atol=1e-12)
     assert const["loss"][-1] < const["loss"][0]  # it learns, but as a 1-unit network
-    rand = I.train_two_layer_sgd(x, y, I.xavier_normal(rng, (5, 8)), I.xavier_normal(rng, (8, 3)),
+    rand = initialization.train_two_layer_sgd(x, y, initialization.xavier_normal(rng, (5, 8)), initialization.xavier_normal(rng, (8, 3)),
                                  lr=0.2, steps=30)
     assert rand["spread"].min() > 0.1 and rand["loss"][-1] < const["loss"][-1]
-    twin = I.train_two_layer_sgd_torch(torch.tensor(x, device=device), y,
-                                       I.constant_init((5, 8), 0.3), I.constant_init((8, 3), 0.3),
+    twin = initialization.train_two_layer_sgd_torch(torch.tensor(x, device=device), y,
+                                       initialization.constant_init((5, 8), 0.3), initialization.constant_init((8, 3), 0.3),
                                        lr=0.2, steps=30)
     np.testing.assert_allclose(twin["loss"], const["loss"], rtol=1e-10)
     np.testing.assert_allclose(to_numpy(twin["w1"]), const["w1"], rtol=1e-10)
@@ -407,17 +411,17 @@ def test_constant_init_never_breaks_symmetry(device):
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_lsuv_restores_unit_variance_layer_by_layer(activation, device):
     rng = np.random.default_rng(1)
-    x, unit = I.sample_experiment(rng, depth=6, width=512, batch=256, dtype=np.float64)
+    x, unit = initialization.sample_experiment(rng, depth=6, width=512, batch=256, dtype=np.float64)
     start = [0.01 * u for u in unit]
-    before = I.layer_statistics(x, start, activation)["pre_std"]
+    before = initialization.layer_statistics(x, start, activation)["pre_std"]
     assert before[-1] < 0.05
-    out = I.lsuv_init(x, start, activation)
+    out = initialization.lsuv_init(x, start, activation)
     np.testing.assert_allclose(out["std_after"], 1.0, atol=0.01)
     np.testing.assert_array_equal(out["iterations"], 1)  # one batch: one rescale per layer
     fresh = rng.standard_normal((256, 512))  # held-out batch
-    np.testing.assert_allclose(I.layer_statistics(fresh, out["weights"], activation)["pre_std"],
+    np.testing.assert_allclose(initialization.layer_statistics(fresh, out["weights"], activation)["pre_std"],
                                1.0, atol=0.08)
-    twin = I.lsuv_init_torch(torch.tensor(x, device=device), start, activation)
+    twin = initialization.lsuv_init_torch(torch.tensor(x, device=device), start, activation)
     np.testing.assert_allclose(twin["std_before"], out["std_before"], rtol=1e-9)
     for a, b in zip(twin["weights"], out["weights"], strict=True):
         np.testing.assert_allclose(to_numpy(a), b, rtol=1e-9, atol=1e-14)
@@ -436,19 +440,19 @@ def test_conv_output_size_matches_torch_layers():
         x = torch.zeros(1, 1, size, size)
         conv = torch.nn.Conv2d(1, 1, k, stride=s, padding=p, dilation=d)
         pool = torch.nn.MaxPool2d(k, stride=s, padding=p, dilation=d)
-        expected = I.conv_output_size(size, k, s, p, d)
+        expected = initialization.conv_output_size(size, k, s, p, d)
         assert conv(x).shape[-1] == expected and pool(x).shape[-1] == expected
         checked += 1
-    assert I.conv_output_size(227, 11, 4) == 55  # AlexNet conv1: (227 - 11)/4 + 1
-    assert I.conv_output_size(224, 11, 4, 2) == 55  # torchvision: floor(55.25)
+    assert initialization.conv_output_size(227, 11, 4) == 55  # AlexNet conv1: (227 - 11)/4 + 1
+    assert initialization.conv_output_size(224, 11, 4, 2) == 55  # torchvision: floor(55.25)
 
 
 def test_receptive_field_formula_and_by_backprop():
-    assert I.receptive_field([(3, 1), (3, 1)]) == 5
-    assert I.receptive_field([(3, 1)] * 3) == 7
-    assert I.receptive_field([(2, 2)] * 3) == 8
-    assert I.receptive_field([]) == 1
-    assert I.receptive_fields([(3, 1, 2), (3, 1)]) == [5, 7]  # dilated 3x3 spans 5
+    assert initialization.receptive_field([(3, 1), (3, 1)]) == 5
+    assert initialization.receptive_field([(3, 1)] * 3) == 7
+    assert initialization.receptive_field([(2, 2)] * 3) == 8
+    assert initialization.receptive_field([]) == 1
+    assert initialization.receptive_fields([(3, 1, 2), (3, 1)]) == [5, 7]  # dilated 3x3 spans 5
     # ground truth: which input pixels one output pixel depends on (all-ones weights, no ReLU)
     layers = [(5, 2), (3, 1), (3, 2), (3, 1)]
     x = torch.zeros(1, 1, 64, 64, requires_grad=True)
@@ -459,7 +463,7 @@ def test_receptive_field_formula_and_by_backprop():
         h = conv(h)
     h[0, 0, h.shape[-2] // 2, h.shape[-1] // 2].backward()
     rows = torch.nonzero(x.grad[0, 0].abs().sum(dim=1)).flatten()
-    assert int(rows.max() - rows.min() + 1) == I.receptive_field(layers)
+    assert int(rows.max() - rows.min() + 1) == initialization.receptive_field(layers)
 
 
 # Caffe's bvlc_alexnet: conv -> ReLU -> norm -> pool in blocks 1 and 2 (LRN reads conv1)
@@ -472,12 +476,12 @@ RECEPTIVE = {"conv1": 11, "pool1": 19, "conv2": 51, "pool2": 67, "conv3": 99, "c
 
 
 @pytest.mark.parametrize(("spec", "size", "params"), [
-    (I.ALEXNET_CAFFE, 227, 62_378_344), (I.ALEXNET_TORCHVISION, 224, 61_100_840)],
+    (initialization.ALEXNET_CAFFE, 227, 62_378_344), (initialization.ALEXNET_TORCHVISION, 224, 61_100_840)],
     ids=["caffe", "torchvision"])
 def test_alexnet_tables_match_torch_layers(spec, size, params):
-    table = I.alexnet_shape_table(spec, size)
-    model = I.alexnet_torch(spec, size)
-    shapes = I.torch_output_shapes(model, size)
+    table = initialization.alexnet_shape_table(spec, size)
+    model = initialization.alexnet_torch(spec, size)
+    shapes = initialization.torch_output_shapes(model, size)
     for row in table:
         assert shapes[row["name"]] == row["shape"], row["name"]
         if row["name"] in RECEPTIVE:
@@ -485,7 +489,7 @@ def test_alexnet_tables_match_torch_layers(spec, size, params):
         if row["type"] == "fc":
             assert row["receptive_field"] == size  # a fully connected unit sees everything
     assert sum(r["params"] for r in table) == params == sum(p.numel() for p in model.parameters())
-    if spec is I.ALEXNET_CAFFE:
+    if spec is initialization.ALEXNET_CAFFE:
         assert {r["name"]: r["shape"] for r in table} == CAFFE_SHAPES
         assert [r["name"] for r in table][:6] == ["conv1", "norm1", "pool1", "conv2", "norm2",
                                                   "pool2"]
@@ -501,19 +505,19 @@ def test_alexnet_tables_match_torch_layers(spec, size, params):
 def test_alexnet_grouped_parameter_count_is_the_papers_60_million():
     """Lecture 03: conv2, conv4, conv5 in two groups give 60,965,224 parameters; the fully
     connected layers hold 58,631,144 of them (94.0 % of the one-group 62,378,344)."""
-    table = I.alexnet_shape_table(I.ALEXNET_CAFFE, 227, grouped=True)
-    model = I.alexnet_torch(I.ALEXNET_CAFFE, 227, grouped=True)
+    table = initialization.alexnet_shape_table(initialization.ALEXNET_CAFFE, 227, grouped=True)
+    model = initialization.alexnet_torch(initialization.ALEXNET_CAFFE, 227, grouped=True)
     grouped = sum(r["params"] for r in table)
     assert grouped == 60_965_224 == sum(p.numel() for p in model.parameters())
     assert model.conv2.groups == model.conv4.groups == model.conv5.groups == 2
     assert model.conv3.groups == model.conv1.groups == 1
-    shapes = I.torch_output_shapes(model, 227)
+    shapes = initialization.torch_output_shapes(model, 227)
     assert all(shapes[r["name"]] == r["shape"] for r in table)  # groups change no shape
     fc = sum(r["params"] for r in table if r["type"] == "fc")
     assert fc == 58_631_144
     assert f"{fc / 62_378_344:.1%}" == "94.0%" and f"{fc / grouped:.1%}" == "96.2%"
     with pytest.raises(ValueError, match="groups must divide"):
-        I.alexnet_shape_table([{"type": "conv", "out_channels": 4, "kernel_size": 3,
+        initialization.alexnet_shape_table([{"type": "conv", "out_channels": 4, "kernel_size": 3,
                                 "groups": 2}], 8, in_channels=3, grouped=True)
 
 
@@ -553,15 +557,15 @@ def test_explorer_update_on_device(device):
 def test_figures_draw_headless():
     import matplotlib.pyplot as plt
 
-    from tnn.plots import initialization as P
+    from tnn.plots import initialization as plots
 
     rng = np.random.default_rng(0)
-    x, unit = I.sample_experiment(rng, depth=3, width=32, batch=8)
-    res = I.init_experiment(x, unit, backward=True)
-    runs = {"c": I.train_two_layer_sgd(np.ones((4, 2)), np.ones((4, 1)), I.constant_init((2, 3)),
-                                       I.constant_init((3, 1)), steps=2)}
-    figs = [P.plot_experiment(res), P.plot_layer_profiles(res), P.plot_symmetry(runs),
-            P.plot_lsuv({"a": res["tanh, Xavier"]}, {"a": res["relu, Kaiming"]})]
+    x, unit = initialization.sample_experiment(rng, depth=3, width=32, batch=8)
+    res = initialization.init_experiment(x, unit, backward=True)
+    runs = {"c": initialization.train_two_layer_sgd(np.ones((4, 2)), np.ones((4, 1)), initialization.constant_init((2, 3)),
+                                       initialization.constant_init((3, 1)), steps=2)}
+    figs = [plots.plot_experiment(res), plots.plot_layer_profiles(res), plots.plot_symmetry(runs),
+            plots.plot_lsuv({"a": res["tanh, Xavier"]}, {"a": res["relu, Kaiming"]})]
     assert len(figs[0].axes) == 5 * 3
     for fig in figs:
         plt.close(fig)

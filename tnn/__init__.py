@@ -3,13 +3,20 @@
 One module per topic, each holding a NumPy reference and its PyTorch twin side by side
 (``sigmoid`` and ``sigmoid_torch``), plus a few shared helpers:
 
-- :mod:`tnn.device`      choose CUDA / MPS / CPU, seed explicitly, time things fairly
+- :mod:`tnn.device`      choose CUDA / MPS / CPU, seed explicitly, few threads for small
+  workloads, time things fairly
 - :mod:`tnn.grading`     student-facing checks used by the nbgrader test cells
 - :mod:`tnn.data`        small data sets that ship with scikit-learn
 - :mod:`tnn.nets`        a small torch MLP and training loop shared by the lectures
+- :mod:`tnn.layerstats`  the per-layer probe (forward and backward statistics) every topic reads
 - :mod:`tnn.activations` topic 01: activation functions and saturation
 - :mod:`tnn.preprocessing` topic 02: centring, scaling and image normalization schemes
 - :mod:`tnn.initialization` topic 03: initializers, layer statistics, conv geometry
+
+A topic module is the topic's one name: it re-exports the modules it is split into
+(``tnn.initializers``, ``tnn.convgeometry``, ...), so ``from tnn import initialization``
+reaches every public function of topic 03. Shared checks (argument validation, array and
+tensor conversion) live in ``tnn._validate``.
 """
 
 __version__ = "0.1.0"

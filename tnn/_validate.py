@@ -8,6 +8,7 @@ what arrived and how to fix it, instead of a deep NumPy traceback.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -68,6 +69,114 @@ def as_float_array(x, name: str = "x") -> np.ndarray:
     )
 
 
+def unwrap_0d(y: np.ndarray):
+    """Return a 0-d result as a NumPy scalar of the same dtype, an array unchanged."""
+    return y[()] if y.ndim == 0 else y
+
+
+def as_float_tensor(x, name: str = "x", like=None):
+    """Return ``x`` as a floating ``torch.Tensor`` (the torch twin of :func:`as_float_array`).
+
+    Floating tensors are returned as they are; integer and boolean tensors (uint8 images)
+    become the default float dtype; arrays, lists and numbers go through
+    :func:`as_float_array` first, so the same inputs are refused with the same messages.
+    With ``like``, the result is moved to ``like``'s device and dtype.
+    """
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise TypeError(f"{name} must hold real numbers; got {_describe(x)}.")
+        t = x if x.is_floating_point() else x.to(torch.get_default_dtype())
+    elif x is None or isinstance(x, (str, bytes)):
+        raise TypeError(
+            f"{name} must be a torch.Tensor of real numbers; got {_describe(x)}. Create one "
+            f"with torch.as_tensor(array, device=device)."
+        )
+    else:
+        t = torch.as_tensor(as_float_array(x, name))  # refuses strings and object arrays
+    if like is not None:
+        t = t.to(device=like.device, dtype=like.dtype)
+    return t
+
+
+def check_rng(rng, name: str = "rng") -> np.random.Generator:
+    """Return ``rng`` if it is a ``np.random.Generator``; otherwise say how to make one."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"{name} must be a np.random.Generator; got {_describe(rng)}. Create one with "
+            f"np.random.default_rng(seed)."
+        )
+    return rng
+
+
+def check_generator(generator, name: str = "generator"):
+    """Return ``generator`` if it is a ``torch.Generator``; otherwise say how to make one."""
+    import torch
+
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(
+            f"{name} must be a torch.Generator; got {_describe(generator)}. Create one with "
+            f"tnn.device.torch_generator(seed, device)."
+        )
+    return generator
+
+
+def check_int(value, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int, refusing bools, non-integers and values below ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {_describe(value)}.")
+    return int(value)
+
+
+def check_positive_int(value, name: str) -> int:
+    """Return ``value`` as an int >= 1 ("must be a positive int" in the message)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive int; got {_describe(value)}.")
+    return int(value)
+
+
+def check_shape(shape, name: str = "shape") -> tuple[int, ...]:
+    """A weight shape: (D_in, D_out) for a linear layer or (C_out, C_in, k_h[, k_w]) for conv."""
+    if isinstance(shape, numbers.Integral) or not isinstance(shape, Sequence | tuple):
+        raise TypeError(
+            f"{name} must be a tuple of ints such as (D_in, D_out) or (C_out, C_in, k, k); got "
+            f"{_describe(shape)}."
+        )
+    shape = tuple(shape)
+    if len(shape) < 2:
+        raise ValueError(
+            f"{name} must have at least 2 entries, (D_in, D_out) for a linear layer or "
+            f"(C_out, C_in, k_h, k_w) for a convolution; got {shape}."
+        )
+    for i, d in enumerate(shape):
+        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
+            raise ValueError(f"{name}[{i}] must be a positive int; got {d!r} in {shape}.")
+    return tuple(int(d) for d in shape)
+
+
+def check_scales(scales, depth: int) -> list[float]:
+    """Per-layer weight scales: ``depth`` positive floats, or ones when ``scales`` is None."""
+    if scales is None:
+        return [1.0] * depth
+    scales = [check_positive(float(c), f"scales[{i}]") for i, c in enumerate(scales)]
+    if len(scales) != depth:
+        raise ValueError(f"scales must hold one number per weight matrix ({depth}); got "
+                         f"{len(scales)}.")
+    return scales
+
+
+def hist_range(activation: str, values_min: float, values_max: float) -> tuple[float, float]:
+    """The range of a layer histogram: the activation's own range for tanh ([-1, 1]) and
+    sigmoid ([0, 1]), otherwise the values' min and max (widened by 0.5 if they are equal)."""
+    if activation == "tanh":
+        return (-1.0, 1.0)
+    if activation == "sigmoid":
+        return (0.0, 1.0)
+    lo, hi = float(values_min), float(values_max)
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
 def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
     """Return ``value`` as a float, refusing non-numbers and (non-)positive values."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -92,6 +201,26 @@ def check_choice(value, name: str, choices) -> str:
         allowed = ", ".join(repr(c) for c in choices)
         raise ValueError(f"{name} must be one of {allowed}; got {_describe(value)}.")
     return value
+
+
+def check_table(shape: tuple, name: str = "X") -> None:
+    """Check that ``shape`` is a table's, (N, D): N examples of D features."""
+    if len(shape) != 2:
+        hint = (f" For a single example use {name}[None, :]; for one feature use "
+                f"{name}[:, None]." if len(shape) == 1 else
+                f" Flatten each example first, e.g. {name}.reshape(len({name}), -1).")
+        raise ValueError(
+            f"{name} must be a 2-D array of shape (N, D) (N examples, D features); got an "
+            f"array of shape {shape}.{hint}"
+        )
+
+
+def check_nonempty(n: int, name: str) -> None:
+    """Refuse an empty training set: statistics need at least one example."""
+    if n == 0:
+        raise ValueError(
+            f"{name} holds no examples (N = 0); statistics need at least one training example."
+        )
 
 
 def check_weight_chain(x_shape, weight_shapes) -> None:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import load_digits
 
+from tnn._validate import check_rng
+
 
 @dataclass(frozen=True)
 class Split:
@@ -36,8 +38,7 @@ def digits_splits(
     splits : dict with keys ``"train"``, ``"val"``, ``"test"``, each a :class:`Split`
         with ``X`` of shape (N, 64).
     """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError("rng must be a np.random.Generator, e.g. np.random.default_rng(0).")
+    check_rng(rng)
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(
             "val_fraction and test_fraction must be in (0, 1) with a sum below 1; got "

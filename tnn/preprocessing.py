@@ -29,7 +29,9 @@ Two kinds of data, one rule: **fit** the statistics on the training split only, 
   validation, scored on an untouched test split), :func:`select_features`,
   :func:`cross_val_accuracy` and :func:`selection_leakage_experiment` (a fitted step that uses
   the labels), :func:`curvature_spectrum` and :func:`condition_number` (why scaling helps
-  gradient descent), :func:`train_raw_vs_normalized`.
+  gradient descent), :func:`train_raw_vs_normalized`. They live in :mod:`tnn.leakage` and
+  :mod:`tnn.conditioning` and are re-exported here: ``from tnn import preprocessing`` gives
+  the whole topic.
 
 **Zero variance.** A feature or channel whose standard deviation is below ``eps`` (default
 :data:`EPS` = 1e-8), for instance a pixel that is 0 in every training image, gets a scale of
@@ -46,12 +48,33 @@ statistics passed to them onto that device.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
-from tnn._validate import _describe, as_float_array, check_choice, check_positive
+from tnn._validate import (
+    _describe,
+    as_float_array,
+    as_float_tensor,
+    check_choice,
+    check_nonempty,
+    check_positive,
+    check_table,
+)
+from tnn.conditioning import (
+    condition_number,
+    curvature_spectrum,
+    largest_curvature,
+    train_raw_vs_normalized,
+)
+from tnn.leakage import (
+    cross_val_accuracy,
+    leakage_experiment,
+    nearest_neighbour_accuracy,
+    nearest_neighbour_predict,
+    random_patches,
+    select_features,
+    selection_leakage_experiment,
+)
 
 __all__ = [
     "EPS",
@@ -103,17 +126,6 @@ _SHAPE_NAMES = {"NHWC": "(N, H, W, C)", "NCHW": "(N, C, H, W)"}
 # --------------------------------------------------------------------------------------------
 # Validation shared by the NumPy and torch paths (they see shapes as tuples)
 # --------------------------------------------------------------------------------------------
-def _check_table(shape: tuple, name: str = "X") -> None:
-    if len(shape) != 2:
-        hint = (f" For a single example use {name}[None, :]; for one feature use "
-                f"{name}[:, None]." if len(shape) == 1 else
-                f" Flatten each example first, e.g. {name}.reshape(len({name}), -1).")
-        raise ValueError(
-            f"{name} must be a 2-D array of shape (N, D) (N examples, D features); got an "
-            f"array of shape {shape}.{hint}"
-        )
-
-
 def _check_images(shape: tuple, layout: str, name: str = "images") -> None:
     check_choice(layout, "layout", LAYOUTS)
     if len(shape) != 4:
@@ -126,13 +138,6 @@ def _check_images(shape: tuple, layout: str, name: str = "images") -> None:
         raise ValueError(
             f"{name} must be a 4-D array of shape {_SHAPE_NAMES[layout]} for layout="
             f"{layout!r}; got an array of shape {shape}.{hint}"
-        )
-
-
-def _check_nonempty(n: int, name: str) -> None:
-    if n == 0:
-        raise ValueError(
-            f"{name} holds no examples (N = 0); statistics need at least one training example."
         )
 
 
@@ -183,23 +188,9 @@ def _safe_std_torch(std: torch.Tensor, eps: float) -> torch.Tensor:
     return torch.where(std < eps, torch.ones_like(std), std)
 
 
-def _as_float_tensor(x, name: str) -> torch.Tensor:
-    """``x`` as a floating tensor; integer tensors (e.g. uint8 images) become float32."""
-    if isinstance(x, torch.Tensor):
-        if x.is_complex():
-            raise TypeError(f"{name} must hold real numbers; got {_describe(x)}.")
-        return x if x.is_floating_point() else x.to(torch.get_default_dtype())
-    if x is None or isinstance(x, (str, bytes)):
-        raise TypeError(
-            f"{name} must be a torch.Tensor of real numbers; got {_describe(x)}. Create one "
-            f"with torch.as_tensor(array, device=device)."
-        )
-    return torch.as_tensor(as_float_array(x, name))
-
-
 def _stat_tensor(value, like: torch.Tensor, name: str) -> torch.Tensor:
     """A statistic as a tensor with ``like``'s dtype, on ``like``'s device."""
-    return _as_float_tensor(value, name).to(device=like.device, dtype=like.dtype)
+    return as_float_tensor(value, name).to(device=like.device, dtype=like.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,8 +213,8 @@ def standardize_fit(X, eps: float = EPS):
         Population standard deviation (``ddof=0``), in ``X``'s float dtype.
     """
     X = as_float_array(X, "X")
-    _check_table(X.shape)
-    _check_nonempty(X.shape[0], "X")
+    check_table(X.shape)
+    check_nonempty(X.shape[0], "X")
     eps = check_positive(eps, "eps")
     mean = X.mean(axis=0, dtype=np.float64)  # (D,)
     std = _safe_std_np(X.std(axis=0, dtype=np.float64), eps)  # (D,)
@@ -232,9 +223,9 @@ def standardize_fit(X, eps: float = EPS):
 
 def standardize_fit_torch(X, eps: float = EPS):
     """Torch twin of :func:`standardize_fit`, on ``X``'s device."""
-    X = _as_float_tensor(X, "X")
-    _check_table(tuple(X.shape))
-    _check_nonempty(X.shape[0], "X")
+    X = as_float_tensor(X, "X")
+    check_table(tuple(X.shape))
+    check_nonempty(X.shape[0], "X")
     eps = check_positive(eps, "eps")
     mean = X.mean(dim=0)  # (D,)
     std = _safe_std_torch(X.std(dim=0, correction=0), eps)  # (D,)
@@ -256,7 +247,7 @@ def standardize_transform(X, mean, std):
     Z : ndarray of shape (N, D), ``(X - mean) / std``, in ``X``'s float dtype
     """
     X = as_float_array(X, "X")
-    _check_table(X.shape)
+    check_table(X.shape)
     mean, std = as_float_array(mean, "mean"), as_float_array(std, "std")
     _check_table_stat(mean.shape, X.shape, "mean")
     _check_table_stat(std.shape, X.shape, "std")
@@ -267,8 +258,8 @@ def standardize_transform(X, mean, std):
 
 def standardize_transform_torch(X, mean, std):
     """Torch twin of :func:`standardize_transform`; statistics move to ``X``'s device."""
-    X = _as_float_tensor(X, "X")
-    _check_table(tuple(X.shape))
+    X = as_float_tensor(X, "X")
+    check_table(tuple(X.shape))
     mean, std = _stat_tensor(mean, X, "mean"), _stat_tensor(std, X, "std")
     _check_table_stat(tuple(mean.shape), tuple(X.shape), "mean")
     _check_table_stat(tuple(std.shape), tuple(X.shape), "std")
@@ -354,8 +345,8 @@ def standardize_backward(x, dout, eps: float = EPS):
     dx : ndarray of shape (N, D), ``x``'s float dtype
     """
     x = as_float_array(x, "x")
-    _check_table(x.shape, "x")
-    _check_nonempty(x.shape[0], "x")
+    check_table(x.shape, "x")
+    check_nonempty(x.shape[0], "x")
     dout = as_float_array(dout, "dout")
     _check_dout(dout.shape, x.shape)
     x64, dout64 = x.astype(np.float64), dout.astype(np.float64)
@@ -367,9 +358,9 @@ def standardize_backward(x, dout, eps: float = EPS):
 
 def standardize_backward_torch(x, dout, eps: float = EPS):
     """Torch twin of :func:`standardize_backward`, on ``x``'s device."""
-    x = _as_float_tensor(x, "x")
-    _check_table(tuple(x.shape), "x")
-    _check_nonempty(x.shape[0], "x")
+    x = as_float_tensor(x, "x")
+    check_table(tuple(x.shape), "x")
+    check_nonempty(x.shape[0], "x")
     dout = _stat_tensor(dout, x, "dout")
     _check_dout(tuple(dout.shape), tuple(x.shape))
     mean, std = standardize_fit_torch(x, eps)  # (D,), (D,)
@@ -395,15 +386,15 @@ def mean_image(images, layout: str = "NHWC"):
     """
     images = as_float_array(images, "images")
     _check_images(images.shape, layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     return images.mean(axis=0, dtype=np.float64).astype(images.dtype)  # (H, W, C) / (C, H, W)
 
 
 def mean_image_torch(images, layout: str = "NHWC"):
     """Torch twin of :func:`mean_image`, on ``images``' device."""
-    images = _as_float_tensor(images, "images")
+    images = as_float_tensor(images, "images")
     _check_images(tuple(images.shape), layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     return images.mean(dim=0)
 
 
@@ -422,16 +413,16 @@ def channel_mean(images, layout: str = "NHWC"):
     """
     images = as_float_array(images, "images")
     _check_images(images.shape, layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     m = images.mean(axis=_REDUCE[layout], dtype=np.float64, keepdims=True)  # (1,1,1,C)/(1,C,1,1)
     return m[0].astype(images.dtype)  # (1, 1, C) / (C, 1, 1)
 
 
 def channel_mean_torch(images, layout: str = "NHWC"):
     """Torch twin of :func:`channel_mean`."""
-    images = _as_float_tensor(images, "images")
+    images = as_float_tensor(images, "images")
     _check_images(tuple(images.shape), layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     return images.mean(dim=_REDUCE[layout], keepdim=True)[0]
 
 
@@ -452,7 +443,7 @@ def channel_std(images, layout: str = "NHWC", eps: float = EPS):
     """
     images = as_float_array(images, "images")
     _check_images(images.shape, layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     eps = check_positive(eps, "eps")
     s = images.std(axis=_REDUCE[layout], dtype=np.float64, keepdims=True)  # (1,1,1,C)/(1,C,1,1)
     return _safe_std_np(s[0], eps).astype(images.dtype)  # (1, 1, C) / (C, 1, 1)
@@ -460,9 +451,9 @@ def channel_std(images, layout: str = "NHWC", eps: float = EPS):
 
 def channel_std_torch(images, layout: str = "NHWC", eps: float = EPS):
     """Torch twin of :func:`channel_std`."""
-    images = _as_float_tensor(images, "images")
+    images = as_float_tensor(images, "images")
     _check_images(tuple(images.shape), layout)
-    _check_nonempty(images.shape[0], "images")
+    check_nonempty(images.shape[0], "images")
     eps = check_positive(eps, "eps")
     s = images.std(dim=_REDUCE[layout], correction=0, keepdim=True)[0]
     return _safe_std_torch(s, eps)
@@ -538,7 +529,7 @@ def normalize_images(images, mean, std=None, layout: str = "NHWC"):
 
 def normalize_images_torch(images, mean, std=None, layout: str = "NHWC"):
     """Torch twin of :func:`normalize_images`; statistics move to ``images``' device."""
-    images = _as_float_tensor(images, "images")
+    images = as_float_tensor(images, "images")
     _check_images(tuple(images.shape), layout)
     mean = _stat_tensor(mean, images, "mean")
     _check_image_stat(tuple(mean.shape), tuple(images.shape), layout, "mean")
@@ -578,440 +569,3 @@ def to_layout(array, source: str, target: str):
     if isinstance(array, torch.Tensor):
         return torch.movedim(array, src, dst)
     return np.moveaxis(array, src, dst)
-
-
-# --------------------------------------------------------------------------------------------
-# Real images as a small data set, and the leakage experiment
-# --------------------------------------------------------------------------------------------
-def random_patches(images, n: int, size: int, rng: np.random.Generator):
-    """Crop ``n`` random ``size`` x ``size`` patches from a list of NHWC images.
-
-    Parameters
-    ----------
-    images : sequence of ndarrays of shape (H_i, W_i, C), e.g. ``load_sample_images().images``
-    n, size : int >= 1
-    rng : np.random.Generator
-        Picks the image and the corner of every patch.
-
-    Returns
-    -------
-    patches : ndarray of shape (n, size, size, C), the images' dtype (uint8 stays uint8)
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a np.random.Generator; got {_describe(rng)}. "
-                        "Create one with np.random.default_rng(seed).")
-    images = [np.asarray(im) for im in images]
-    if not images or any(im.ndim != 3 for im in images):
-        raise ValueError("images must be a non-empty list of (H, W, C) arrays; got shapes "
-                         f"{[im.shape for im in images]}.")
-    for name, value in (("n", n), ("size", size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {_describe(value)}.")
-    if any(min(im.shape[:2]) < size for im in images):
-        raise ValueError(f"size={size} is larger than the smallest image "
-                         f"{min(min(im.shape[:2]) for im in images)} pixels.")
-    out = []
-    for k in rng.integers(len(images), size=n):
-        im = images[k]
-        top = rng.integers(im.shape[0] - size + 1)
-        left = rng.integers(im.shape[1] - size + 1)
-        out.append(im[top:top + size, left:left + size])  # (size, size, C)
-    return np.stack(out)
-
-
-def _check_train_test(X_train, y_train, X_test, name_test: str = "X_test"):
-    X_train, X_test = as_float_array(X_train, "X_train"), as_float_array(X_test, name_test)
-    _check_table(X_train.shape, "X_train")
-    _check_table(X_test.shape, name_test)
-    y_train = np.asarray(y_train)
-    if X_test.shape[1] != X_train.shape[1] or y_train.shape != (len(X_train),) or \
-            len(X_train) == 0:
-        raise ValueError(
-            f"expected X_train (N, D) with N >= 1, y_train (N,) and {name_test} (M, D); got "
-            f"{X_train.shape}, {y_train.shape}, {X_test.shape}.")
-    return X_train, y_train, X_test
-
-
-def nearest_neighbour_predict(X_train, y_train, X_test):
-    """Labels of the 1-nearest-neighbour classifier (Euclidean distance).
-
-    Parameters
-    ----------
-    X_train : ndarray of shape (N, D)
-    y_train : ndarray of shape (N,), any label dtype
-    X_test : ndarray of shape (M, D)
-
-    Returns
-    -------
-    y_pred : ndarray of shape (M,), ``y_train``'s dtype
-        The label of the closest training example; ties go to the first one.
-    """
-    X_train, y_train, X_test = _check_train_test(X_train, y_train, X_test)
-    a, b = X_test.astype(np.float64), X_train.astype(np.float64)
-    # |a - b|^2 = |a|^2 - 2 a.b + |b|^2; |a|^2 is the same for every candidate, so drop it
-    sq = (b * b).sum(axis=1)[None, :] - 2.0 * (a @ b.T)  # (M, N)
-    return y_train[np.argmin(sq, axis=1)]
-
-
-def nearest_neighbour_accuracy(X_train, y_train, X_val, y_val) -> float:
-    """Accuracy of the 1-nearest-neighbour classifier (Euclidean distance) on ``X_val``.
-
-    Distances depend on every feature's scale, so this classifier shows plainly what
-    preprocessing does. Ties go to the first training example, as in scikit-learn.
-
-    Parameters
-    ----------
-    X_train : ndarray of shape (N, D)
-    y_train : ndarray of shape (N,)
-    X_val : ndarray of shape (M, D)
-    y_val : ndarray of shape (M,)
-
-    Returns
-    -------
-    accuracy : float in [0, 1]
-    """
-    y_val = np.asarray(y_val)
-    if y_val.shape != (np.shape(X_val)[0],):
-        raise ValueError(f"y_val must have shape ({np.shape(X_val)[0]},), one label per row of "
-                         f"X_val; got {y_val.shape}.")
-    return float(np.mean(nearest_neighbour_predict(X_train, y_train, X_val) == y_val))
-
-
-def leakage_experiment(X, y, n_train: int, n_val: int, n_test: int, repeats: int,
-                       rng: np.random.Generator) -> dict:
-    """Standardization statistics fitted honestly (train) or leakily (train + val), scored on
-    the validation split *and* on an untouched test split.
-
-    For each of ``repeats`` random splits into train / val / test, a 1-nearest-neighbour
-    classifier on the training split is scored three ways: on raw features, standardized
-    with statistics from the training split (honest), and standardized with statistics from
-    the training and validation splits (leaky). The test split is used by neither fit, so
-    it tells whether a pipeline's validation score is optimistic: an optimistic validation
-    score is higher than the same pipeline's test score.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-    y : ndarray of shape (N,)
-    n_train, n_val, n_test : int >= 1, with ``n_train + n_val + n_test <= N``
-    repeats : int >= 1
-    rng : np.random.Generator
-        Draws the splits.
-
-    Returns
-    -------
-    result : dict of float ndarrays of shape (repeats,)
-        ``"<pipeline>_<split>"`` accuracies for pipeline in ``raw, honest, leaky`` and split in
-        ``val, test``.
-    """
-    X = as_float_array(X, "X").astype(np.float64)
-    _check_table(X.shape)
-    y = np.asarray(y)
-    sizes = (n_train, n_val, n_test, repeats)
-    if y.shape != (len(X),) or min(sizes) < 1 or n_train + n_val + n_test > len(X):
-        raise ValueError(
-            f"need y of shape ({len(X)},), n_train, n_val, n_test, repeats >= 1 and "
-            f"n_train + n_val + n_test <= {len(X)}; got y {y.shape}, n_train={n_train}, "
-            f"n_val={n_val}, n_test={n_test}, repeats={repeats}.")
-    out = {f"{p}_{s}": np.zeros(repeats) for p in ("raw", "honest", "leaky")
-           for s in ("val", "test")}
-    with _one_blas_thread():
-        for r in range(repeats):
-            _leakage_repeat(X, y, rng, (n_train, n_val, n_test), out, r)
-    return out
-
-
-def _leakage_repeat(X, y, rng, sizes, out, r):
-    """One random split of :func:`leakage_experiment`; writes entry ``r`` of every array."""
-    n_train, n_val, n_test = sizes
-    order = rng.permutation(len(y))
-    tr, va, te = np.split(order[:n_train + n_val + n_test], [n_train, n_train + n_val])
-    fits = {"raw": None, "honest": X[tr], "leaky": X[np.concatenate([tr, va])]}
-    for pipeline, fit_on in fits.items():
-        if fit_on is None:  # raw features
-            Z_train, Z = X[tr], X
-        else:
-            mean, std = standardize_fit(fit_on)  # (D,), (D,)
-            Z_train, Z = standardize_transform(X[tr], mean, std), standardize_transform(X, mean, std)
-        for split, idx in (("val", va), ("test", te)):
-            out[f"{pipeline}_{split}"][r] = nearest_neighbour_accuracy(Z_train, y[tr], Z[idx], y[idx])
-
-
-# --------------------------------------------------------------------------------------------
-# Leakage that matters: a fitted step that uses the labels
-# --------------------------------------------------------------------------------------------
-def select_features(X, y, k: int):
-    """Indices of the ``k`` features most correlated with the labels (a fit that uses ``y``).
-
-    The score of feature j is the absolute Pearson correlation between column ``X[:, j]`` and
-    ``y``; a constant column (or constant ``y``) scores 0.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D), float
-    y : ndarray of shape (N,), numeric labels (e.g. 0/1)
-    k : int, 1 <= k <= D
-
-    Returns
-    -------
-    idx : ndarray of shape (k,), int64
-        Feature indices in decreasing order of score (ties: lower index first).
-    """
-    X = as_float_array(X, "X").astype(np.float64)
-    _check_table(X.shape)
-    _check_nonempty(X.shape[0], "X")
-    y = as_float_array(y, "y").astype(np.float64)
-    if y.shape != (len(X),):
-        raise ValueError(f"y must have shape ({len(X)},), one label per row of X; got {y.shape}.")
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= X.shape[1]:
-        raise ValueError(f"k must be an int between 1 and D = {X.shape[1]}; got {_describe(k)}.")
-    Xc, yc = X - X.mean(axis=0), y - y.mean()  # (N, D), (N,)
-    cov = Xc.T @ yc  # (D,)
-    norm = np.sqrt((Xc * Xc).sum(axis=0) * (yc @ yc))  # (D,)
-    score = np.abs(np.divide(cov, norm, out=np.zeros_like(cov), where=norm > 0))  # (D,)
-    return np.argsort(-score, kind="stable")[:k].astype(np.int64)
-
-
-def cross_val_accuracy(X, y, folds, k: int, leaky: bool, select=None) -> float:
-    """Cross-validated 1-nearest-neighbour accuracy on the ``k`` features chosen by ``select``.
-
-    For every fold f, the examples with ``folds == f`` are held out and classified by their
-    nearest neighbour among the others, using only the selected features. Honest
-    (``leaky=False``): the features are selected inside each fold, on the held-in rows only.
-    Leaky (``leaky=True``): they are selected once, on all rows, held-out ones included,
-    before the data is split.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-    y : ndarray of shape (N,), labels
-    folds : ndarray of shape (N,), int: the fold of every example
-    k : int, number of features to keep
-    leaky : bool
-    select : callable, optional
-        ``select(X, y, k) -> indices``; default :func:`select_features`.
-
-    Returns
-    -------
-    accuracy : float in [0, 1], over all N examples (each is held out exactly once)
-    """
-    select = select_features if select is None else select
-    X = as_float_array(X, "X")
-    _check_table(X.shape)
-    y, folds = np.asarray(y), np.asarray(folds)
-    if y.shape != (len(X),) or folds.shape != (len(X),):
-        raise ValueError(f"y and folds must have shape ({len(X)},); got {y.shape} and "
-                         f"{folds.shape}.")
-    if len(np.unique(folds)) < 2:
-        raise ValueError("folds must name at least two different folds; got "
-                         f"{len(np.unique(folds))}.")
-    chosen = select(X, y, k) if leaky else None  # leaky: one selection that saw every row
-    correct = 0
-    for f in np.unique(folds):
-        held_out = folds == f  # (N,) bool
-        held_in = ~held_out
-        idx = chosen if leaky else select(X[held_in], y[held_in], k)
-        pred = nearest_neighbour_predict(X[held_in][:, idx], y[held_in], X[held_out][:, idx])
-        correct += int(np.sum(pred == y[held_out]))
-    return correct / len(y)
-
-
-def selection_leakage_experiment(n: int, d: int, k: int, n_folds: int, repeats: int,
-                                 rng: np.random.Generator) -> dict:
-    """Feature selection before vs inside cross-validation, on labels that are pure noise.
-
-    Each repeat draws ``X`` of shape (n, d) from a standard normal, balanced 0/1 labels
-    independent of ``X`` and a random assignment to ``n_folds`` folds, and scores both
-    protocols of :func:`cross_val_accuracy`. No classifier can beat 0.5 on new data here.
-
-    Returns
-    -------
-    result : dict with ``"leaky"`` and ``"honest"``: float ndarrays of shape (repeats,)
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a np.random.Generator; got {_describe(rng)}.")
-    out = {"leaky": np.zeros(repeats), "honest": np.zeros(repeats)}
-    with _one_blas_thread():
-        for r in range(repeats):
-            X = rng.normal(size=(n, d))  # (n, d) features
-            y = rng.permutation(np.arange(n) % 2)  # (n,) labels, independent of X
-            folds = rng.permutation(np.arange(n) % n_folds)  # (n,) fold of each example
-            for protocol in out:
-                out[protocol][r] = cross_val_accuracy(X, y, folds, k, leaky=protocol == "leaky")
-    return out
-
-
-@contextmanager
-def _one_blas_thread():
-    """Run NumPy's BLAS on one thread for the duration: thousands of small matrix products
-    gain nothing from threads, and on a busy 2-core machine the threads wait on each other.
-    Results are the same either way."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-# --------------------------------------------------------------------------------------------
-# Why it helps training: curvature, and the same network trained on raw vs normalized inputs
-# --------------------------------------------------------------------------------------------
-def curvature_spectrum(X):
-    """Eigenvalues of ``X^T X / N``, the Hessian of the least-squares loss of a linear model.
-
-    The loss convention is ``L(w) = ||X w - t||^2 / (2 N)`` (mean squared error with a factor
-    1/2), whose Hessian is ``X^T X / N``; gradient descent on it diverges for learning rates
-    above ``2 / lambda_max``, and a direction of curvature ``lambda`` shrinks by a factor
-    ``|1 - lr * lambda|`` per step.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-
-    Returns
-    -------
-    eigenvalues : float64 ndarray of shape (D,), ascending
-    """
-    X = as_float_array(X, "X").astype(np.float64)
-    _check_table(X.shape)
-    _check_nonempty(X.shape[0], "X")
-    n, d = X.shape
-    if n >= d:
-        return np.linalg.eigvalsh(X.T @ X / n)  # (D,)
-    # fewer examples than features: X X^T / N (N, N) has the same non-zero eigenvalues, and
-    # the other D - N are exactly 0; far cheaper for images (e.g. 500 x 3072)
-    small = np.clip(np.linalg.eigvalsh(X @ X.T / n), 0.0, None)  # (N,)
-    return np.concatenate([np.zeros(d - n), small])  # (D,)
-
-
-def largest_curvature(X) -> float:
-    """Largest eigenvalue of ``X^T X / N`` (see :func:`curvature_spectrum`).
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-
-    Returns
-    -------
-    lam_max : float
-    """
-    return float(curvature_spectrum(X)[-1])
-
-
-def condition_number(X, rtol: float = 1e-9) -> tuple[float, int]:
-    """``lambda_max / lambda_min`` of ``X^T X / N`` over its non-null directions.
-
-    A pixel that is constant (0 in every image, or centred to 0) adds an eigenvalue that is
-    zero up to rounding: no gradient ever moves the weight along it, so it does not slow
-    training and is left out. Eigenvalues below ``rtol * lambda_max`` count as null.
-
-    Parameters
-    ----------
-    X : ndarray of shape (N, D)
-    rtol : float
-
-    Returns
-    -------
-    kappa : float
-        The condition number. At a learning rate the sharpest direction tolerates
-        (``lr < 2 / lambda_max``), the flattest direction shrinks by a factor of at least
-        ``1 - 2 / kappa`` per step: it needs on the order of ``kappa`` steps.
-    rank : int
-        How many eigenvalues were kept.
-    """
-    rtol = check_positive(rtol, "rtol")
-    ev = curvature_spectrum(X)
-    kept = ev[ev > rtol * ev[-1]]
-    return float(kept[-1] / kept[0]), int(kept.size)
-
-
-def train_raw_vs_normalized(splits: dict, lrs, *, epochs: int = 20, hidden: int = 64,
-                            seed: int = 0, device="cpu") -> dict:
-    """Train the same MLP on raw and on standardized inputs, for each learning rate.
-
-    Each run starts from the same initial weights (``torch.manual_seed(seed)`` before
-    building the model) and sees the same batch order; only the inputs differ. The
-    statistics come from the training split.
-
-    Parameters
-    ----------
-    splits : dict with ``"train"`` and ``"val"`` :class:`tnn.data.Split` s, ``X`` of shape (N, D)
-    lrs : sequence of float
-    epochs, hidden, seed : int
-    device : torch.device or str
-
-    Returns
-    -------
-    histories : dict mapping ``("raw" | "normalized", lr)`` to :class:`tnn.nets.History`
-        After the last epoch each history's ``extras`` holds, measured on the training
-        inputs: ``"dead_fraction"`` (share of hidden ReLUs whose input is <= 0 for every
-        example: they pass no gradient), ``"logit_spread"`` (largest std over the examples
-        of one class's logit; about 0 when the output no longer depends on the input) and
-        ``"n_predicted_classes"`` (how many classes the network predicts at all).
-    """
-    from tnn.nets import make_mlp, train_classifier
-
-    with _one_cpu_thread(device):
-        return _train_raw_vs_normalized(splits, lrs, epochs, hidden, seed, device,
-                                        make_mlp, train_classifier)
-
-
-@contextmanager
-def _one_cpu_thread(device):
-    """Run torch on one CPU thread for the duration (restored afterwards).
-
-    A 64 -> 64 -> 10 MLP on batches of 64 is far too small to gain from intra-op threads;
-    on a busy 2-core machine the threads wait on each other and a run that takes 0.4 s on
-    one thread takes 10 s or more on two. Results are the same either way.
-    """
-    if torch.device(device).type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _train_raw_vs_normalized(splits, lrs, epochs, hidden, seed, device, make_mlp,
-                             train_classifier):
-    train, val = splits["train"], splits["val"]
-    mean, std = standardize_fit(train.X)
-    inputs = {
-        "raw": (train.X, val.X),
-        "normalized": (standardize_transform(train.X, mean, std),
-                       standardize_transform(val.X, mean, std)),
-    }
-    n_classes = int(max(train.y.max(), val.y.max())) + 1
-    histories = {}
-    for lr in lrs:
-        for kind, (X_train, X_val) in inputs.items():
-            torch.manual_seed(seed)
-            model = make_mlp([train.X.shape[1], hidden, n_classes], "relu")
-            histories[(kind, lr)] = train_classifier(
-                model, X_train, train.y, X_val, val.y, epochs=epochs, lr=lr, seed=seed,
-                device=device, progress=False,
-                on_epoch=_record_final_state(X_train, epochs))
-    return histories
-
-
-def _record_final_state(X_train, epochs: int):
-    """An ``on_epoch`` callback that, after the last epoch, records whether the network died."""
-    from tnn.nets import hidden_preactivations
-
-    def on_epoch(model, epoch, history):
-        if epoch != epochs:
-            return
-        pre = hidden_preactivations(model, X_train)[0]  # (N, hidden) input of the ReLUs
-        device = next(model.parameters()).device
-        with torch.no_grad():
-            logits = model(torch.as_tensor(np.asarray(X_train, dtype=np.float32),
-                                           device=device)).cpu().numpy()  # (N, classes)
-        finite = bool(np.isfinite(logits).all())
-        history.extras["dead_fraction"] = [float(np.mean(np.all(pre <= 0, axis=0)))]
-        history.extras["logit_spread"] = [float(logits.std(axis=0).max()) if finite
-                                          else float("nan")]
-        history.extras["n_predicted_classes"] = [int(np.unique(logits.argmax(axis=1)).size)]
-
-    return on_epoch

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from tnn import preprocessing as P
-from tnn._validate import check_positive
+from tnn._validate import check_positive, check_positive_int
 
 DEFAULTS = {"lr": 0.3, "epochs": 20, "hidden": 64, "seed": 0}
 
@@ -39,9 +39,8 @@ def explorer_update(lr: float = 0.3, epochs: int = 20, hidden: int = 64, seed: i
         ``train_loss`` and ``val_acc``; ``summary``: one line of text.
     """
     lr = check_positive(lr, "lr")
-    if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int; got {epochs!r}.")
-    return _cached_update(lr, int(epochs), int(hidden), int(seed), str(device))
+    epochs = check_positive_int(epochs, "epochs")
+    return _cached_update(lr, epochs, int(hidden), int(seed), str(device))
 
 
 @lru_cache(maxsize=64)
