@@ -86,6 +86,22 @@ def test_standardize_backward_matches_numerical_gradient(rng):
         assert check_gradient(preprocessing.standardize_backward(x, dout), num) < 1e-7
 
 
+def test_standardize_backward_has_no_path_through_a_clamped_std(rng):
+    """A feature whose std is below eps is only centred: sigma is the constant 1 there, so the
+    gradient is dout - mean(dout), checked numerically with eps above every feature's std
+    (an earlier reference kept the path through sigma there)."""
+    x, dout = _backward_case(rng, 6, 3)
+    x[:, 1] = 4.0  # one exactly constant feature (only checked where h cannot un-clamp it)
+    eps = 1e3  # above every feature's std
+    num = numerical_gradient_array(lambda z: preprocessing.standardize_batch(z, eps), x, dout)
+    assert check_gradient(preprocessing.standardize_backward(x, dout, eps), num) < 1e-7
+    np.testing.assert_allclose(preprocessing.standardize_backward(x, dout, eps),
+                               dout - dout.mean(axis=0), rtol=1e-12, atol=1e-12)
+    got = preprocessing.standardize_backward_torch(torch.tensor(x), torch.tensor(dout), eps)
+    np.testing.assert_allclose(to_numpy(got), preprocessing.standardize_backward(x, dout, eps),
+                               rtol=1e-10, atol=1e-12)
+
+
 def test_standardize_backward_matches_batch_norm_autograd(device, rng):
     """Ground truth: autograd through F.batch_norm with batch statistics (training=True, no
     affine); eps=1e-12 next to variances >= 0.04 is far below the tolerance."""

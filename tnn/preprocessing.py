@@ -329,8 +329,8 @@ def standardize_backward(x, dout, eps: float = EPS):
     through ``sigma``; they make ``dx`` sum to zero over the batch and be orthogonal to ``y``,
     because shifting or scaling a feature's inputs does not change its output. This is the
     backward pass of batch normalization without its learned scale. A feature whose std is
-    below ``eps`` uses ``sigma = 1`` and ``y = 0`` (it is only centred), so its gradient is
-    ``dout - mean(dout)``.
+    below ``eps`` is only centred (``sigma`` is the constant 1, ``y = x - mu``): there is no
+    path through ``sigma``, and its gradient is ``dout - mean(dout)``.
 
     Parameters
     ----------
@@ -352,7 +352,9 @@ def standardize_backward(x, dout, eps: float = EPS):
     x64, dout64 = x.astype(np.float64), dout.astype(np.float64)
     mean, std = standardize_fit(x64, eps)  # (D,), (D,)
     y = (x64 - mean) / std  # (N, D)
-    dx = (dout64 - dout64.mean(axis=0) - y * (dout64 * y).mean(axis=0)) / std  # (N, D)
+    # the path through sigma exists only where sigma is the batch std, not the constant 1
+    through_sigma = np.where(x64.std(axis=0) < eps, 0.0, (dout64 * y).mean(axis=0))  # (D,)
+    dx = (dout64 - dout64.mean(axis=0) - y * through_sigma) / std  # (N, D)
     return dx.astype(x.dtype)
 
 
@@ -365,7 +367,8 @@ def standardize_backward_torch(x, dout, eps: float = EPS):
     _check_dout(tuple(dout.shape), tuple(x.shape))
     mean, std = standardize_fit_torch(x, eps)  # (D,), (D,)
     y = (x - mean) / std  # (N, D)
-    return (dout - dout.mean(dim=0) - y * (dout * y).mean(dim=0)) / std
+    through_sigma = torch.where(x.std(dim=0, correction=0) < eps, 0.0, (dout * y).mean(dim=0))
+    return (dout - dout.mean(dim=0) - y * through_sigma) / std
 
 
 # --------------------------------------------------------------------------------------------
