@@ -29,9 +29,12 @@ SMOKE = {"solution", "blank", "syntax_error", "edited_locked_test", "deleted_tes
          "honest_noise", "tamper_late"}
 CASES = {(aid, c.name): c for aid in ASSIGNMENTS for c in corpus.hostile(aid, runtime=aid == AID)
          if aid == AID or c.name in SMOKE}
-# seconds per cell: small, so the corpus stays fast, yet ~8x the slowest honest cell (~1.3 s),
-# so a busy machine does not cost a correct answer its points
-CELL_TIMEOUT = 10
+# seconds per cell: small, so the corpus stays fast, yet ~15x the slowest honest cell (~1.3 s
+# alone): at load 6 on two cores a set-up cell once took over 10 s. The kernel's CPU cap stays
+# above a busy cell's time plus an honest notebook's CPU, so an endless loop meets the cell's
+# time limit first.
+CELL_TIMEOUT = 20
+KERNEL_CPU_SECONDS = 45
 FEEDBACK = {"patch_helpers", "edited_locked_test", "huge_output", "blank", "read_own_notebook"}
 
 
@@ -60,7 +63,8 @@ def graded(tmp_path_factory):
             corpus.write(case, root / "autograde" / "submitted", name, aid)
         results = grade(root, progress=False, jobs=2,
                         config_overrides={"Execute.timeout": CELL_TIMEOUT},
-                        student_timeout=900, kernel_cpu_seconds=25, feedback=FEEDBACK)
+                        student_timeout=900, kernel_cpu_seconds=KERNEL_CPU_SECONDS,
+                        feedback=FEEDBACK)
         done.write_text(json.dumps({"root": str(root), "results": [r.to_dict() for r in results]}))
         return root, {(r.assignment, r.student): r for r in results}
 
