@@ -3,7 +3,8 @@
 #   make test         ruff + every check (library, notebooks, grading round trips)
 #   make assignments  regenerate exercises/ from solutions/ (nbgrader generate_assignment)
 #   make grade        grade autograde/submitted/<student>/<assignment>/ in parallel (resumable)
-#   make student-bundle  write dist/training-nn-student.tar.gz (no solutions, no hidden tests)
+#   make student-bundle  write dist/training-nn-student.tar.gz (no solutions, no hidden tests;
+#                        EDITION=self-study: dist/training-nn-self-study.tar.gz, with references)
 #   make benchmarks   print speed ratios (see benchmarks/README.md)
 #   make site         the executed lectures as a static website: site/_build/html/index.html
 
@@ -88,9 +89,13 @@ grade: env system-grade
 	$(BIN)/python -m autograde.grade $(GRADE_ARGS)
 
 # The archive students get: lectures, exercises, library, environment files; no solutions,
-# hidden tests or grading state (dist/training-nn-student.tar.gz).
+# hidden tests or grading state. EDITION=classroom (default): dist/training-nn-student.tar.gz,
+# whose library holds no reference for any graded function; EDITION=self-study:
+# dist/training-nn-self-study.tar.gz, with the references.
+EDITION ?= classroom
+
 student-bundle: env
-	$(BIN)/python -m autograde.bundle
+	$(BIN)/python -m autograde.bundle --edition $(EDITION)
 
 benchmarks: env
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -88,12 +88,16 @@ def assignment_ids(root: Path | str = REPO_ROOT) -> list[str]:
 
 
 def generate_assignments(
-    root: Path | str = REPO_ROOT, release_dir: str = "exercises", assignments=None
+    root: Path | str = REPO_ROOT, release_dir: str = "exercises", assignments=None,
+    expected: bool = True,
 ) -> dict[str, dict]:
     """Run ``nbgrader generate_assignment`` for each assignment into ``root/release_dir``.
 
     This also records each assignment's grade cells in the gradebook, which autograding
-    needs. Returns nbgrader's result dict per assignment; raises ``RuntimeError`` on failure.
+    needs. With ``expected`` (the default), each released assignment also gets
+    ``expected.json``: the expected values of its visible tests, so that a student's kernel
+    needs no reference (:func:`autograde.handout.record_expected`). Returns nbgrader's result
+    dict per assignment; raises ``RuntimeError`` on failure.
     """
     config = course_config(root, **{"CourseDirectory.release_directory": release_dir})
     api = nbgrader_api(config)
@@ -103,6 +107,10 @@ def generate_assignments(
         if not result["success"]:
             raise RuntimeError(f"generate_assignment {aid} failed:\n{result.get('error') or result['log']}")
         results[aid] = result
+        if expected:
+            from autograde.handout import record_expected
+
+            record_expected(root, aid, release_dir)
     return results
 
 

@@ -2,8 +2,8 @@
 
 One source of truth: the functions an assignment grades are the top-level functions its
 solution notebook's answer cells define (``solutions/NN_topic/NN_topic.ipynb``). The grader
-(whose kernels get :func:`build_stripped_library`) and the student handout
-(:mod:`autograde.bundle`) both use :func:`graded_functions`.
+(whose kernels get :func:`build_stripped_library`) and the classroom handout
+(:mod:`autograde.handout`, used by :mod:`autograde.bundle`) both use :func:`graded_functions`.
 
 The stripped build keeps every module, name, signature and docstring of the course library,
 so imports and ``help()`` work, but the body of each graded function is replaced by a stub
@@ -24,16 +24,21 @@ from autograde.course import REPO_ROOT, assignment_ids
 STUB = ("raise __import__('tnn._graded_stub', fromlist=['x']).ReferenceUnavailable("
         "{qualname!r})")
 
+# The classroom handout's stub also names the exercise (autograde/handout.py).
+STUB_EXERCISE = ("raise __import__('tnn._graded_stub', fromlist=['x']).ReferenceUnavailable("
+                 "{qualname!r}, {exercise!r})")
+
 STUB_MODULE = '''"""Stand-in for the reference implementations of graded functions (not in this build)."""
 
 
 class ReferenceUnavailable(RuntimeError):
     """This build of the course library holds no reference for a graded function."""
 
-    def __init__(self, name):
+    def __init__(self, name, exercise=None):
+        where = f" (exercise {exercise})" if exercise else ""
         super().__init__(
             f"{name} is not part of this build of the course library: it is one of the "
-            "functions you write in an exercise. Use your own implementation from your "
+            f"functions you write in an exercise{where}. Use your own implementation from your "
             "notebook (when your work is graded, only your code is checked).")
 '''
 

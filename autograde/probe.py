@@ -233,31 +233,48 @@ def _tnn_call(name, payload, standins):
 
     g = _sys.modules["__main__"].__dict__
     args, kwargs = _decode(_json.loads(payload), _kernel_tensor)
+    _skip = object()  # not compared
 
-    def _snapshot(values):
+    def _snapshot(v, depth=0):
+        """A copy of what the function could change in place (arrays, tensors, lists)."""
         torch = _sys.modules.get("torch")
-        out = []
-        for v in values:
-            if isinstance(v, _np.ndarray):
-                out.append(v.copy())
-            elif torch is not None and isinstance(v, torch.Tensor) and v.device.type != "meta":
-                out.append(v.detach().clone())
-            else:
-                out.append(None)
-        return out
+        if depth > 20:
+            return _skip
+        if isinstance(v, _np.ndarray):
+            return v.copy()
+        if torch is not None and isinstance(v, torch.Tensor):
+            return _skip if v.device.type == "meta" else v.detach().clone()
+        if isinstance(v, (list, tuple)):
+            return (type(v), [_snapshot(e, depth + 1) for e in v])
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        return _skip  # e.g. a generator: meant to advance
 
     def _changed(before, after):
+        try:
+            return _differs(before, after)
+        except Exception:  # noqa: BLE001 - an odd value: no claim either way
+            return False
+
+    def _differs(before, after):
         torch = _sys.modules.get("torch")
-        if before is None:
+        if before is _skip:
             return False
         if isinstance(before, _np.ndarray):
-            return before.shape != after.shape or not _np.array_equal(before, after,
-                                                                      equal_nan=True)
-        if torch is not None:
+            return (not isinstance(after, _np.ndarray) or before.shape != after.shape
+                    or before.dtype != after.dtype
+                    or not _np.array_equal(before, after, equal_nan=before.dtype.kind in "fc"))
+        if torch is not None and isinstance(before, torch.Tensor):
             a = after.detach()
-            return before.shape != a.shape or not torch.equal(
+            return before.shape != a.shape or before.dtype != a.dtype or not torch.equal(
                 torch.nan_to_num(before), torch.nan_to_num(a))
-        return False
+        if isinstance(before, tuple) and len(before) == 2 and isinstance(before[0], type):
+            kind, items = before
+            return (type(after) is not kind or len(after) != len(items)
+                    or any(_differs(b, a) for b, a in zip(items, after, strict=True)))
+        if isinstance(before, float) and before != before:
+            return not (isinstance(after, float) and after != after)
+        return type(before) is not type(after) or before != after
 
     def _standin(dep):
         def call(*a, **k):
@@ -283,7 +300,7 @@ def _tnn_call(name, payload, standins):
         else:
             names = [f"argument {i + 1}" for i in range(len(args))] + list(kwargs)
             values = list(args) + list(kwargs.values())
-            before = _snapshot(values)
+            before = [_snapshot(v) for v in values]
             try:
                 out = fn(*args, **kwargs)
             except BaseException as err:  # noqa: BLE001 - reported to the grader as data

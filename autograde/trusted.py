@@ -74,6 +74,23 @@ class CheckTimeout(Exception):
     where = ""
 
 
+class InputsModified(AssertionError):
+    """The student's function changed an argument it was given (reported by the kernel).
+
+    ``modified_inputs`` names them (``"x"``, or ``"argument 1"`` for a positional one); the
+    course's checks read it to word their own message.
+    """
+
+    where = ""
+
+    def __init__(self, name: str, modified: list[str]):
+        self.modified_inputs = list(modified)
+        super().__init__(
+            f"{name} modified its input {', '.join(modified)} in place. A function must leave "
+            "its arguments as they were: return a new array (work on a copy if you must assign "
+            "into one); statements like x[x < 0] = 0 or X -= mean write into the caller's array.")
+
+
 def _student_exception(ename: str, message: str, where: str) -> Exception:
     """An exception that reads like the one the student's code raised in the kernel."""
     if ename == "NotImplementedError":
@@ -200,10 +217,7 @@ class KernelSession:
                                      str(answer.get("where", "")))
         mutated = answer.get("mutated") or []
         if mutated:
-            raise AssertionError(
-                f"{name} changed its input ({', '.join(map(str, mutated))}) in place. A "
-                "function must leave its arguments as they were: work on a copy or build a "
-                "new array (operations like x[mask] = 0 or x -= m write into the caller's array).")
+            raise InputsModified(name, [str(m) for m in mutated])
         return answer.get("value")
 
     def fetch(self, name: str):
@@ -400,4 +414,4 @@ class TrustedExecute(Execute):
         return nb, resources
 
 
-__all__ = ["TrustedExecute", "Plan", "KernelSession", "StudentFunction"]
+__all__ = ["TrustedExecute", "Plan", "KernelSession", "StudentFunction", "InputsModified"]

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from tnn import _expected
+
 __all__ = [
     "route_warnings_to_stdout",
     "assert_close",
@@ -316,11 +318,15 @@ def check_function(
     cases : iterable of dict
         Keyword arguments for one call each, e.g. ``[{"x": np.array([-10., 0., 10.])}]``.
         Inputs are copied, so a function that modifies its input in place cannot change the
-        reference's view of it.
+        reference's view of it; such a function fails the check (the caller's arrays must
+        come back unchanged).
     name : str, optional
         Defaults to ``student_fn.__name__``.
     rtol, atol, hint : as in :func:`assert_close`
-        float32 cases get their tolerance widened to ``max(rtol, 1e-5)``.
+        float32 cases get their tolerance widened to ``max(rtol, 1e-5)`` and
+        ``max(atol, 1e-6, 1e-6 * max|expected|)``: float32 keeps about 7 digits of the
+        largest value involved, so a sum that cancels (a gradient summed over a batch) cannot
+        be more exact than that, whichever correct order it is computed in.
     keep_dtype : bool
         Require the result's float dtype to equal the first input array's dtype.
 
@@ -338,15 +344,21 @@ def check_function(
         student_args = {k: _copy(v) for k, v in case.items()}
         reference_args = {k: _copy(v) for k, v in case.items()}
         shown = {k: _copy(v) for k, v in case.items()}
-        expected = reference_fn(**reference_args)
+        expected = _expected.expected_value(reference_fn, case,
+                                            functools.partial(reference_fn, **reference_args))
         try:
-            got = student_fn(**student_args)
+            got = _expected.call_student(student_fn, (), student_args, name)
+        except _expected.LibraryAnswer as err:
+            raise AssertionError(str(err)) from None
         except NotImplementedError:
             raise AssertionError(
                 f"{name} is not implemented yet: replace `raise NotImplementedError()` with "
                 f"your code."
             ) from None
         except Exception as err:  # show the student which input broke their code, and where
+            modified = getattr(err, "modified_inputs", None)  # reported by the grader's kernel
+            if modified:
+                raise AssertionError(_modified_message(name, modified, shown)) from None
             raise AssertionError(
                 f"{name} raised {type(err).__name__}: {err}{_where(shown)}"
                 f"{_student_line(err)}.{' Hint: ' + hint if hint else ''}"
@@ -359,14 +371,63 @@ def check_function(
             name=name,
             inputs=shown,
             rtol=max(rtol, 1e-5) if is32 else rtol,
-            atol=max(atol, 1e-6) if is32 else atol,
+            atol=_float32_atol(atol, expected) if is32 else atol,
             hint=hint,
             require_float_dtype=first.dtype if (keep_dtype and first is not None) else None,
         )
+        modified = [k for k in case if not _unchanged(shown[k], student_args[k])]
+        if modified:
+            raise AssertionError(_modified_message(name, modified, shown))
+
+
+def _float32_atol(atol: float, expected) -> float:
+    """The absolute tolerance of a float32 case: 1e-6 of the largest expected value."""
+    try:
+        values = _abs(_array(expected, dtype=_float64))
+    except (TypeError, ValueError):
+        return max(atol, 1e-6)
+    finite = values[_isfinite(values)]
+    scale = float(finite.max()) if finite.size else 0.0
+    return max(atol, 1e-6, 1e-6 * scale)
 
 
 def _copy(value):
-    return value.copy() if isinstance(value, _ndarray) else value
+    """A copy of an argument: arrays copied, lists and tuples of them copied item by item."""
+    if isinstance(value, _ndarray):
+        return value.copy()
+    if isinstance(value, list | tuple):
+        return type(value)(_copy(v) for v in value)
+    return value
+
+
+def _unchanged(before, after) -> bool:
+    """Whether ``after`` (what the student's function was given) still equals ``before``."""
+    if isinstance(before, _ndarray):
+        if not isinstance(after, _ndarray) or after.shape != before.shape:
+            return False
+        if after.dtype != before.dtype:
+            return False
+        same = before == after
+        if before.dtype.kind in "fc":
+            same = same | ((before != before) & (after != after))  # NaN stays NaN
+        return bool(same.all())
+    if isinstance(before, list | tuple):
+        return (type(after) is type(before) and len(after) == len(before)
+                and all(_unchanged(b, a) for b, a in zip(before, after, strict=True)))
+    if isinstance(before, bool | int | float | str):
+        return type(after) is type(before) and (after == before or before != before)
+    return True  # e.g. a generator: it is meant to advance
+
+
+def _modified_message(name: str, modified, inputs: dict | None = None) -> str:
+    what = ", ".join(str(m) for m in modified)
+    return (
+        f"{name} modified its input {what} in place{_where(inputs)}: after the call the "
+        f"caller's array no longer holds the values it passed. A function must leave its "
+        f"arguments unchanged: return a new array (e.g. np.maximum(x, 0) or (X - mean) / std), "
+        f"or work on a copy (x = x.copy()) before assigning into it; statements like "
+        f"x[x < 0] = 0, X -= mean or x *= 2 write into the caller's array."
+    )
 
 
 @_student_facing
@@ -385,24 +446,36 @@ def check_torch_function(
 
     Each array is turned into a tensor on ``device`` and passed as the only argument. The
     result must be a ``torch.Tensor`` on that same device, with the input's dtype and shape,
-    matching ``reference_fn(array)``.
+    matching ``reference_fn(array)``, and the input tensor must come back unchanged.
+
+    A CPU-only machine cannot tell a function that keeps the input's device from one that
+    builds its tensors on the CPU whatever the input. So the function is also called once on
+    a tensor on PyTorch's ``"meta"`` device (shapes and dtypes, no data): the result must be
+    on ``"meta"`` too, and an error about mixing devices fails the check. A function that
+    cannot run on ``"meta"`` for another reason (an operation without a meta implementation,
+    code that reads the tensor's values) is not judged by this probe.
     """
     import torch
 
     device = torch.device(device)
     name = name or getattr(student_fn, "__name__", "your function")
     _register(student_fn, reference_fn)
+    probe_like = None
     for array in arrays:
         array = _asarray(array)
         x = torch.as_tensor(array.copy(), device=device)
         try:
-            got = student_fn(x)
+            got = _expected.call_student(student_fn, (x,), {}, name)
+        except _expected.LibraryAnswer as err:
+            raise AssertionError(str(err)) from None
         except NotImplementedError:
             raise AssertionError(
                 f"{name} is not implemented yet: replace `raise NotImplementedError()` with "
                 f"your code."
             ) from None
         except Exception as err:
+            if getattr(err, "modified_inputs", None):  # reported by the grader's kernel
+                raise AssertionError(_modified_tensor_message(name, device)) from None
             raise AssertionError(
                 f"{name} raised {type(err).__name__}: {err} for a tensor of shape "
                 f"{tuple(x.shape)} on {device}{_student_line(err)}."
@@ -428,14 +501,89 @@ def check_torch_function(
                 f"{name} returned dtype {got.dtype} for a {x.dtype} input; keep the input's dtype."
             )
         is32 = array.dtype == _float32
+        expected = _expected.expected_value(reference_fn, {"x": array},
+                                            functools.partial(reference_fn, array.copy()))
         assert_close(
             got.detach().cpu().numpy(),
-            reference_fn(array.copy()),
+            expected,
             name=name,
             inputs={"x": array},
             rtol=max(rtol, 1e-5) if is32 else rtol,
-            atol=max(atol, 1e-6) if is32 else atol,
+            atol=_float32_atol(atol, expected) if is32 else atol,
             hint=hint,
+        )
+        if x.device.type != "meta" and not _unchanged(array, x.detach().cpu().numpy()):
+            raise AssertionError(_modified_tensor_message(name, device))
+        probe_like = probe_like if probe_like is not None else x
+    if probe_like is not None and device.type != "meta":
+        _check_on_meta(student_fn, name, probe_like, device, torch)
+
+
+def _modified_tensor_message(name: str, device) -> str:
+    return (
+        f"{name} modified its input tensor in place (on {device}): after the call the caller's "
+        f"tensor no longer holds the values it passed. Return a new tensor: use out-of-place "
+        f"operations (torch.where(...), x * 2, torch.clamp(x, ...)) instead of in-place ones "
+        f"(x[mask] = ..., x.mul_(...), x -= ...), or work on x.clone()."
+    )
+
+
+def _own_line(err: BaseException) -> str:
+    """Like :func:`_student_line`, but skipping the frames inside installed libraries (torch
+    raises a device error from deep inside itself)."""
+    if getattr(err, "where", None) is not None:
+        return _student_line(err)
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename != __file__
+              and "-packages" not in f.filename and not f.filename.startswith("<frozen")]
+    if not frames or not frames[-1].line:
+        return ""
+    return f" (at line {frames[-1].lineno}: `{frames[-1].line.strip()}`)"
+
+
+# an error that says the function combined the input with a tensor or array on another device
+_DEVICE_MIX = ("not on the expected device", "on the same device", "two devices",
+               "device type tensor to numpy")
+
+
+def _check_on_meta(student_fn, name: str, like, device, torch) -> None:
+    """Call ``student_fn`` on a tensor on the "meta" device shaped like ``like``: the result
+    must be on "meta" too. Tensors on ``device`` bound in a ``functools.partial`` (e.g. the
+    statistics of a normalisation) move to "meta" with it, as they would to a GPU."""
+    meta = torch.empty(tuple(like.shape), dtype=like.dtype, device="meta")
+
+    def move(value):
+        if isinstance(value, torch.Tensor) and value.device.type == device.type:
+            return value.to("meta")  # (by type: "cuda" and "cuda:0" are the same GPU here)
+        return value
+
+    fn = student_fn
+    if isinstance(fn, functools.partial):
+        fn = functools.partial(fn.func, *(move(a) for a in fn.args),
+                               **{k: move(v) for k, v in fn.keywords.items()})
+    advice = (
+        "create new tensors with device=x.device (torch.zeros(shape, device=x.device)) or "
+        "torch.zeros_like(x), and convert NumPy arrays with "
+        "torch.as_tensor(a, device=x.device, dtype=x.dtype). The grader also calls your "
+        "function on PyTorch's 'meta' device, which stands in for a GPU: code that passes "
+        "there runs unchanged on a GPU."
+    )
+    try:
+        got = fn(meta)
+    except Exception as err:  # noqa: BLE001 - only a device mix-up is a verdict
+        text = f"{type(err).__name__}: {str(err).strip().rstrip('!.')}"
+        if not any(marker in text for marker in _DEVICE_MIX):
+            return  # it cannot run on "meta" for another reason: no verdict from this probe
+        raise AssertionError(
+            f"{name} mixed devices: for an input on meta it raised {text}"
+            f"{_own_line(err)}. Your function combines the input with a tensor or array "
+            f"on the CPU: {advice}"
+        ) from None
+    if not isinstance(got, torch.Tensor):
+        return
+    got_device = getattr(got, "kernel_device", got.device.type)
+    if got_device != "meta":
+        raise AssertionError(
+            f"{name} returned a tensor on {got_device} for an input on meta: {advice}"
         )
 
 
