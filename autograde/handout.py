@@ -5,14 +5,14 @@ graded_functions`, the grader's list) keeps its name, signature and docstring, b
 either
 
 - a delegation to what the field ships (SciPy, ``torch.nn.functional``, ``torch.autograd``,
-  ``torch.nn.init``, scikit-learn), from :mod:`autograde.handout_bodies`, so the lectures
+  ``torch.nn.init``, scikit-learn), from ``autograde/handout_bodies/``, so the lectures
   still print the same numbers; or
 - where nothing in the field computes it, the grader's stub, which raises
   ``ReferenceUnavailable`` naming the exercise that writes it.
 
 Library functions that hold a graded function's answer under another name (its torch twin, a
 hand-written backward pass that a graded function is a part of) get a delegation too, listed
-in ``handout_bodies.MODULE_OF``. Each replaced docstring gains one line saying what the
+in ``MODULE_OF`` (``autograde/handout_bodies/tables.py``). Each replaced docstring gains one line saying what the
 handout's version does.
 """
 
@@ -25,13 +25,26 @@ from pathlib import Path
 from autograde import graded
 from autograde.course import REPO_ROOT
 
-BODIES = Path(__file__).with_name("handout_bodies.py")
+#: the substitute bodies: tables.py (the tables and helpers), then one file per topic
+BODIES = Path(__file__).with_name("handout_bodies")
 HELPER_PREFIX = "_handout_"
 
 
+def bodies_source() -> str:
+    """The substitute bodies as one source text (tables first, then the topics' files in the
+    course's order: ``01_activations`` -> ``activations.py``)."""
+    from autograde.course import assignment_ids
+
+    order = {aid.split("_", 1)[-1] + ".py": i for i, aid in enumerate(assignment_ids(REPO_ROOT))}
+    topics = sorted((p for p in BODIES.glob("*.py") if p.name != "tables.py"),
+                    key=lambda p: (order.get(p.name, len(order)), p.name))
+    files = [BODIES / "tables.py", *topics]
+    return "\n\n".join(p.read_text() for p in files)
+
+
 def substitutes() -> tuple[dict[str, ast.FunctionDef], list[ast.FunctionDef], dict, dict]:
-    """``(bodies by name, helpers, MODULE_OF, DELEGATE)`` read from handout_bodies.py."""
-    source = BODIES.read_text()
+    """``(bodies by name, helpers, MODULE_OF, DELEGATE)`` read from autograde/handout_bodies/."""
+    source = bodies_source()
     tree = ast.parse(source)
     namespace: dict = {}
     for node in tree.body:  # the two tables are plain literals and dict() calls
@@ -133,7 +146,7 @@ def rewrite_module(source: str, module: str, module_path: str, graded_by: dict[s
         if missing:
             raise RuntimeError(
                 f"{module_path}: the handout's bodies use names this module does not define: "
-                f"{missing}. Update autograde/handout_bodies.py to the library's current names.")
+                f"{missing}. Update autograde/handout_bodies/ to the library's current names.")
     return text, done
 
 
@@ -185,7 +198,7 @@ def build_handout_library(dest: Path | str, root: Path | str = REPO_ROOT) -> dic
     dest = Path(dest)
     graded_by = graded.graded_functions(root)
     bodies, helpers, module_of, delegate = substitutes()
-    bodies_source = BODIES.read_text()
+    source_of_bodies = bodies_source()
     target = dest / "tnn"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(Path(REPO_ROOT) / "tnn", target,
@@ -197,7 +210,7 @@ def build_handout_library(dest: Path | str, root: Path | str = REPO_ROOT) -> dic
             continue
         rel = path.relative_to(dest).as_posix()
         module = ".".join(path.relative_to(dest).with_suffix("").parts)
-        new, done = rewrite_module(path.read_text(), module, rel, graded_by, bodies_source,
+        new, done = rewrite_module(path.read_text(), module, rel, graded_by, source_of_bodies,
                                    bodies, helpers, module_of, delegate)
         if any(done.values()):
             compile(new, rel, "exec")  # a broken splice stops the build here
