@@ -52,6 +52,9 @@ system-test:
 system-grade:
 	@bash tools/system-packages.sh grade
 
+# The lab opens on the first lecture (topics are numbered: NN_topic.ipynb).
+FIRST_LECTURE := $(firstword $(sort $(wildcard lectures/*.ipynb)))
+
 # Extra arguments for JupyterLab, e.g. make lab LAB_ARGS="--no-browser --port 8890"
 LAB_ARGS ?=
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -64,7 +67,7 @@ LAB_FLAGS := --ServerApp.root_dir="$(CURDIR)" $(ROOT_FLAG) \
 
 lab: env
 	@mkdir -p autograde/exchange
-	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_ARGS) lectures/01_activations.ipynb
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_ARGS) $(FIRST_LECTURE)
 
 lint: env
 	$(BIN)/ruff check .

@@ -142,3 +142,12 @@ def test_make_lab_serves_the_course_with_its_kernel():
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def test_no_topic_is_named_in_the_makefiles():
+    """A new topic adds files, not Makefile lines: the lab opens on the first lecture found."""
+    import re
+
+    for path in [ROOT / "Makefile", ROOT / "autograde" / "handout" / "Makefile"]:
+        named = re.findall(r"\b\d\d_[a-z]+\b", path.read_text())
+        assert not named, f"{path.relative_to(ROOT)} names topics: {named}"
