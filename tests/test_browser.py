@@ -80,7 +80,9 @@ def lab(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     env.update(JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"))
-    args = f"--no-browser --port {port} --ServerApp.token={TOKEN} --ServerApp.ip=127.0.0.1"
+    # checkpoints go to the test's own folder, not .ipynb_checkpoints/ beside the course's files
+    args = (f"--no-browser --port {port} --ServerApp.token={TOKEN} --ServerApp.ip=127.0.0.1 "
+            f"--FileCheckpoints.checkpoint_dir={state / 'checkpoints'}")
     log = (state / "lab.log").open("wb")
     proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,

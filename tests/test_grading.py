@@ -126,6 +126,13 @@ def test_grading_round_trip(aid, tmp_path):
     assert len(rows) == 1 + len(hand_ins)
 
 
+def _released_files(folder):
+    """The files of a released exercise, without what an editor leaves beside them (JupyterLab's
+    .ipynb_checkpoints when a notebook is opened, Python's caches; both git-ignored)."""
+    return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()
+                  and not {".ipynb_checkpoints", "__pycache__"} & set(p.relative_to(folder).parts))
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("grading")
 def test_committed_exercises_are_fresh(tmp_path):
@@ -134,9 +141,7 @@ def test_committed_exercises_are_fresh(tmp_path):
     generate_assignments(tmp_path)
     for aid in ASSIGNMENTS:
         fresh_dir, committed_dir = tmp_path / "exercises" / aid, REPO_ROOT / "exercises" / aid
-        fresh = sorted(p.relative_to(fresh_dir) for p in fresh_dir.rglob("*") if p.is_file())
-        committed = sorted(p.relative_to(committed_dir) for p in committed_dir.rglob("*")
-                           if p.is_file())
+        fresh, committed = _released_files(fresh_dir), _released_files(committed_dir)
         assert fresh == committed, f"exercises/{aid} is stale: run `make assignments`"
         for rel in fresh:
             a = (fresh_dir / rel).read_bytes()
