@@ -22,18 +22,15 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+from _lab import TOKEN, running_lab
 from conftest import require
 
 ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "course-browser-test"
 FULL_LECTURE = "lectures/01_activations.ipynb"  # run in full; the others are smoke-tested
 OTHER_LECTURES = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("lectures/*.ipynb")
                         if str(p.relative_to(ROOT)) != FULL_LECTURE)
@@ -73,41 +70,10 @@ def lab(tmp_path_factory):
         target = state / "settings" / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(settings))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     # As a student's shell: no MPLBACKEND (conftest sets Agg for the headless tests).
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
-    env.update(JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(state / "workspaces"))
-    # checkpoints go to the test's own folder, not .ipynb_checkpoints/ beside the course's files
-    args = (f"--no-browser --port {port} --ServerApp.token={TOKEN} --ServerApp.ip=127.0.0.1 "
-            f"--FileCheckpoints.checkpoint_dir={state / 'checkpoints'}")
-    log = (state / "lab.log").open("wb")
-    proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=10):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError("make lab did not serve JupyterLab:\n"
-                                         + (state / "lab.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
+    with running_lab(ROOT, state, env) as base:
         yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

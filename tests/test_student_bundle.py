@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from _lab import get_json, running_lab
 
 from autograde import corpus
 from autograde.bundle import EDITIONS, OUT_NAMES, build, secret_lines
@@ -227,50 +228,12 @@ def test_handout_make_check_reports_blank_exercises_as_unfinished(handout):
 def test_handout_make_lab_serves_the_course(handout, tmp_path):
     """The handout README's first command: `make lab` starts JupyterLab on the handout, which
     lists its lectures and exercises and offers the course kernel."""
-    import signal
-    import socket
-    import time
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token = "handout-lab-test"
-    args = f"--no-browser --port {port} --ServerApp.token={token} --ServerApp.ip=127.0.0.1"
-    env = bundle_env(handout, JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
-                     JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "workspaces"))
-    with (tmp_path / "lab.log").open("wb") as log:
-        proc = subprocess.Popen(["make", "--no-print-directory", "lab", f"VENV={VENV_BIN.parent}",
-                                 f"LAB_ARGS={args}"], cwd=handout, stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
-        try:
-            base, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 120
-
-            def get(path):
-                with urllib.request.urlopen(f"{base}{path}?token={token}", timeout=10) as r:
-                    return json.loads(r.read())
-
-            while True:
-                try:
-                    get("/api/status")
-                    break
-                except OSError:
-                    assert proc.poll() is None and time.monotonic() < deadline, (
-                        "make lab did not serve JupyterLab:\n"
-                        + (tmp_path / "lab.log").read_text()[-3000:])
-                    time.sleep(0.5)
-            names = {item["name"] for item in get("/api/contents/lectures")["content"]}
-            assert set(LECTURES) <= names, names
-            assert {item["name"] for item in get("/api/contents/exercises")["content"]} >= set(
-                ASSIGNMENTS)
-            assert "training-nn" in get("/api/kernelspecs")["kernelspecs"]
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
+    with running_lab(handout, tmp_path, bundle_env(handout), (f"VENV={VENV_BIN.parent}",)) as base:
+        names = {item["name"] for item in get_json(base, "/api/contents/lectures")["content"]}
+        assert set(LECTURES) <= names, names
+        exercises = {item["name"] for item in get_json(base, "/api/contents/exercises")["content"]}
+        assert exercises >= set(ASSIGNMENTS)
+        assert "training-nn" in get_json(base, "/api/kernelspecs")["kernelspecs"]
 
 
 def _check(course: Path, notebooks: dict[str, nbformat.NotebookNode]) -> dict[str, dict]:
