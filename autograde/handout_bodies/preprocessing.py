@@ -8,8 +8,8 @@ def standardize_fit(X, eps: float = EPS):
     from sklearn.preprocessing import StandardScaler
 
     X = as_float_array(X, "X")
-    _handout_check("_check_table", X.shape)
-    _handout_check("_check_nonempty", X.shape[0], "X")
+    _handout_check("check_table", X.shape)
+    _handout_check("check_nonempty", X.shape[0], "X")
     eps = check_positive(eps, "eps")
     scaler = StandardScaler().fit(X.astype(np.float64))
     return scaler.mean_.astype(X.dtype), _handout_safe_std(np.sqrt(scaler.var_), eps).astype(X.dtype)
@@ -17,8 +17,8 @@ def standardize_fit(X, eps: float = EPS):
 
 def standardize_fit_torch(X, eps: float = EPS):
     X = _handout_tensor(X, "X")
-    _handout_check("_check_table", tuple(X.shape))
-    _handout_check("_check_nonempty", X.shape[0], "X")
+    _handout_check("check_table", tuple(X.shape))
+    _handout_check("check_nonempty", X.shape[0], "X")
     eps = check_positive(eps, "eps")
     var, mean = torch.var_mean(X, dim=0, correction=0)
     # floor the variance, not the std, so that autograd never divides by a zero std
@@ -29,7 +29,7 @@ def standardize_transform(X, mean, std):
     from sklearn.preprocessing import StandardScaler
 
     X = as_float_array(X, "X")
-    _handout_check("_check_table", X.shape)
+    _handout_check("check_table", X.shape)
     mean, std = as_float_array(mean, "mean"), as_float_array(std, "std")
     _handout_check("_check_table_stat", mean.shape, X.shape, "mean")
     _handout_check("_check_table_stat", std.shape, X.shape, "std")
@@ -42,8 +42,8 @@ def standardize_transform(X, mean, std):
 
 def standardize_backward(x, dout, eps: float = EPS):
     x = as_float_array(x, "x")
-    _handout_check("_check_table", x.shape, "x")
-    _handout_check("_check_nonempty", x.shape[0], "x")
+    _handout_check("check_table", x.shape, "x")
+    _handout_check("check_nonempty", x.shape[0], "x")
     dout = as_float_array(dout, "dout")
     _handout_check("_check_dout", dout.shape, x.shape)
     return _handout_grad(lambda t: standardize_batch_torch(t, eps), x, dout).astype(x.dtype)
@@ -51,8 +51,8 @@ def standardize_backward(x, dout, eps: float = EPS):
 
 def standardize_backward_torch(x, dout, eps: float = EPS):
     x = _handout_tensor(x, "x")
-    _handout_check("_check_table", tuple(x.shape), "x")
-    _handout_check("_check_nonempty", x.shape[0], "x")
+    _handout_check("check_table", tuple(x.shape), "x")
+    _handout_check("check_nonempty", x.shape[0], "x")
     dout = _handout_stat_tensor(dout, x, "dout")
     _handout_check("_check_dout", tuple(dout.shape), tuple(x.shape))
     return _handout_grad_torch(lambda t: standardize_batch_torch(t, eps), x, dout)
@@ -63,7 +63,7 @@ def mean_image(images, layout: str = "NHWC"):
 
     images = as_float_array(images, "images")
     _handout_check("_check_images", images.shape, layout)
-    _handout_check("_check_nonempty", images.shape[0], "images")
+    _handout_check("check_nonempty", images.shape[0], "images")
     scaler = StandardScaler(with_std=False).fit(
         images.reshape(images.shape[0], -1).astype(np.float64))
     return scaler.mean_.reshape(images.shape[1:]).astype(images.dtype)
@@ -82,7 +82,7 @@ def _handout_channel_scaler(images, layout):
 def channel_mean(images, layout: str = "NHWC"):
     images = as_float_array(images, "images")
     _handout_check("_check_images", images.shape, layout)
-    _handout_check("_check_nonempty", images.shape[0], "images")
+    _handout_check("check_nonempty", images.shape[0], "images")
     scaler, shape = _handout_channel_scaler(images, layout)
     return scaler.mean_.reshape(shape).astype(images.dtype)
 
@@ -90,7 +90,7 @@ def channel_mean(images, layout: str = "NHWC"):
 def channel_std(images, layout: str = "NHWC", eps: float = EPS):
     images = as_float_array(images, "images")
     _handout_check("_check_images", images.shape, layout)
-    _handout_check("_check_nonempty", images.shape[0], "images")
+    _handout_check("check_nonempty", images.shape[0], "images")
     eps = check_positive(eps, "eps")
     scaler, shape = _handout_channel_scaler(images, layout)
     return _handout_safe_std(np.sqrt(scaler.var_), eps).reshape(shape).astype(images.dtype)
@@ -134,8 +134,8 @@ def select_features(X, y, k: int):
     from sklearn.feature_selection import r_regression
 
     X = as_float_array(X, "X").astype(np.float64)
-    _handout_check("_check_table", X.shape)
-    _handout_check("_check_nonempty", X.shape[0], "X")
+    _handout_check("check_table", X.shape)
+    _handout_check("check_nonempty", X.shape[0], "X")
     y = as_float_array(y, "y").astype(np.float64)
     if y.shape != (len(X),):
         raise ValueError(f"y must have shape ({len(X)},), one label per row of X; got {y.shape}.")
@@ -156,7 +156,7 @@ def cross_val_accuracy(X, y, folds, k: int, leaky: bool, select=None) -> float:
 
     select = select_features if select is None else select
     X = as_float_array(X, "X")
-    _handout_check("_check_table", X.shape)
+    _handout_check("check_table", X.shape)
     y, folds = np.asarray(y), np.asarray(folds)
     if y.shape != (len(X),) or folds.shape != (len(X),):
         raise ValueError(f"y and folds must have shape ({len(X)},); got {y.shape} and "
