@@ -47,8 +47,10 @@ def substitutes() -> tuple[dict[str, ast.FunctionDef], list[ast.FunctionDef], di
     source = bodies_source()
     tree = ast.parse(source)
     namespace: dict = {}
-    for node in tree.body:  # the two tables are plain literals and dict() calls
-        if isinstance(node, ast.Assign | ast.AnnAssign) and not isinstance(node, ast.FunctionDef):
+    # the two tables are plain literals and dict() calls in tables.py; a topic's file adds its
+    # rows with ``MODULE_OF |= {...}`` and ``DELEGATE |= {...}``
+    for node in tree.body:
+        if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             exec(compile(ast.Module([node], []), str(BODIES), "exec"), namespace)  # noqa: S102
     funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     bodies = {f.name: f for f in funcs if not f.name.startswith(HELPER_PREFIX)}

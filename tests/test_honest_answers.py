@@ -2,7 +2,7 @@
 question's points, with feedback that says what to fix.
 
 One grading batch (autograde.run.grade) holds, for every assignment, a hand-in whose every
-answer cell is a correct-but-different answer (autograde/alternatives.py: np.where vs masks,
+answer cell is a correct-but-different answer (autograde/alternatives/<topic>.py: np.where vs masks,
 scipy.special, loops, torch, repeated imports, a plot that sets plt.rcParams, stderr,
 logging, tqdm), and, per assignment with classic bugs, one hand-in with all of them, each in
 its own answer cell: a function that writes into its caller's array, a torch twin that builds
@@ -54,9 +54,10 @@ def test_alternatives_answer_every_graded_function():
     """Each assignment's alternatives replace every answer cell and define every function the
     assignment grades (so a new graded function needs an alternative here)."""
     graded_names = graded_functions()
+    missing = sorted(set(graded_names) - set(alternatives.ALTERNATIVES))
+    assert not missing, (f"no honest alternatives for {missing}: write "
+                         "autograde/alternatives/<topic>.py (ANSWERS, BUGS)")
     for aid in graded_names:
-        if aid not in alternatives.ALTERNATIVES:
-            continue
         answers, _, _ = corpus.structure(aid)
         sources = alternatives.ALTERNATIVES[aid]
         assert set(sources) == set(answers), aid

@@ -79,6 +79,8 @@ def train_classifier(
     device: torch.device | str = "cpu",
     on_epoch=None,
     progress: bool = True,
+    weight_decay: float = 0.0,
+    penalty=None,
 ) -> History:
     """Train ``model`` with mini-batch SGD on cross-entropy; return the per-epoch history.
 
@@ -92,6 +94,11 @@ def train_classifier(
     on_epoch : callable, optional
         Called as ``on_epoch(model, epoch, history)`` after every epoch (epoch 0 = before
         training); may record extras in ``history.extras``.
+    weight_decay : float
+        Passed to ``torch.optim.SGD`` (decays every parameter, biases included).
+    penalty : callable, optional
+        ``penalty(model) -> scalar tensor`` added to every mini-batch's loss (e.g. an L1 or
+        L2 term on the weights only); ``history.train_loss`` records the data loss alone.
     """
     device = torch.device(device)
     model.to(device)
@@ -99,7 +106,8 @@ def train_classifier(
     yt = torch.as_tensor(np.asarray(y_train, dtype=np.int64), device=device)
     Xv = torch.as_tensor(np.asarray(X_val, dtype=np.float32), device=device)
     yv = torch.as_tensor(np.asarray(y_val, dtype=np.int64), device=device)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum,
+                          weight_decay=weight_decay)
     gen = torch.Generator().manual_seed(seed)
     history = History()
     if on_epoch is not None:
@@ -115,7 +123,7 @@ def train_classifier(
             idx = order[start:start + batch_size]
             loss = nn.functional.cross_entropy(model(Xt[idx]), yt[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss if penalty is None else loss + penalty(model)).backward()
             opt.step()
             total += loss.item() * len(idx)
         history.train_loss.append(total / len(yt))

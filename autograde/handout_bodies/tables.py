@@ -10,8 +10,9 @@ student writes. Functions named ``_handout_*`` are helpers added to every module
 receives a body.
 
 The files of this folder are parsed, never imported (this one first, then one per topic,
-concatenated): the names the bodies use (``np``, ``torch``, ``as_float_array``, the modules'
-private validators, ...) are those of the module they land in.
+concatenated; a topic's file adds its own rows with ``MODULE_OF |= {...}`` and
+``DELEGATE |= {...}``): the names the bodies use (``np``, ``torch``, ``as_float_array``, the
+modules' private validators, ...) are those of the module they land in.
 """
 # ruff: noqa: F821  (names resolve in the library module each body is spliced into)
 
