@@ -92,12 +92,29 @@ def test_committed_notebooks_hold_no_outputs_and_use_the_course_kernel():
 
 
 def test_topic_numbers_line_up():
-    """lectures/NN_topic.ipynb <-> solutions/NN_topic/ <-> tnn/topic.py <-> tests/test_topic.py"""
-    for lecture in sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb")):
-        topic = lecture.stem[3:]
-        assert (ROOT / "tnn" / f"{topic}.py").is_file(), topic
-        assert (ROOT / "tests" / f"test_{topic}.py").is_file(), topic
-        assert (ROOT / "solutions" / lecture.stem / f"{lecture.stem}.ipynb").is_file(), topic
+    """tnn/topics.py <-> lectures/NN_topic.ipynb <-> solutions/NN_topic/ <-> tnn/topic.py (or
+    the package tnn/topic/) <-> tests/test_topic.py, and nothing on disk outside the list."""
+    from autograde.course import assignment_ids
+    from tnn.topics import TOPICS
+
+    stems = [t.stem for t in TOPICS]
+    assert stems == sorted(stems) and len(set(stems)) == len(stems), stems
+    lectures = [p.stem for p in sorted((ROOT / "lectures").glob("[0-9][0-9]_*.ipynb"))]
+    assert lectures == stems, "lectures/ and tnn/topics.py list different topics"
+    assert assignment_ids(ROOT) == stems, "solutions/ and tnn/topics.py list different topics"
+    for t in TOPICS:
+        assert ((ROOT / "tnn" / f"{t.name}.py").is_file()
+                or (ROOT / "tnn" / t.name / "__init__.py").is_file()), t.name
+        assert (ROOT / "tests" / f"test_{t.name}.py").is_file(), t.name
+        assert (ROOT / "solutions" / t.stem / f"{t.stem}.ipynb").is_file(), t.name
+
+
+def test_course_maps_follow_the_topic_list():
+    """README, site, handout README and benchmark list are rendered from tnn/topics.py."""
+    from autograde import coursemap
+
+    assert coursemap.stale(ROOT) == [], (
+        "a course map is stale: run `make assignments` (or python -m autograde.coursemap)")
 
 
 @pytest.mark.slow
