@@ -65,3 +65,64 @@ def rng():
 
 def to_numpy(t):
     return t.detach().cpu().numpy()
+
+
+# ------------------------------------------------------------------------------------------
+# the shared harness: a topic's tests are mostly rows of cases fed to these two
+# ------------------------------------------------------------------------------------------
+def _to_torch(value, device, dtype=torch.float64):
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return torch.as_tensor(value, dtype=dtype, device=device)
+    if isinstance(value, list | tuple) and value and all(
+            isinstance(v, np.ndarray) for v in value):
+        return type(value)(_to_torch(v, device, dtype) for v in value)
+    return value
+
+
+def _flatten(value, where="result"):
+    """``[(where, ndarray)]`` of a result: an array, a tensor, a number, or a tuple / list /
+    dict / dataclass of those."""
+    if isinstance(value, torch.Tensor):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [x for k in sorted(value) for x in _flatten(value[k], f"{where}[{k!r}]")]
+    if hasattr(value, "__dataclass_fields__"):
+        return [x for k in value.__dataclass_fields__
+                for x in _flatten(getattr(value, k), f"{where}.{k}")]
+    if isinstance(value, list | tuple) and not (value and np.isscalar(value[0])):
+        return [x for i, v in enumerate(value) for x in _flatten(v, f"{where}[{i}]")]
+    return [(where, value)]
+
+
+def assert_twins_agree(numpy_fn, torch_fn, cases, device, *, rtol=1e-9, atol=1e-12):
+    """The NumPy reference and its torch twin give the same result on every case.
+
+    ``cases`` are keyword-argument dicts with NumPy inputs; the twin gets each float array as
+    a float64 tensor on ``device`` (other values unchanged). Every tensor it returns must be on
+    ``device``; results are compared entry by entry (arrays, tuples, dicts, dataclasses).
+    """
+    for i, case in enumerate(cases):
+        expected = numpy_fn(**case)
+        got = torch_fn(**{k: _to_torch(v, device) for k, v in case.items()})
+        flat_expected, flat_got = _flatten(expected), _flatten(got)
+        assert [w for w, _ in flat_expected] == [w for w, _ in flat_got], (
+            f"case {i}: the twins return differently shaped results")
+        for (where, e), (_, g) in zip(flat_expected, flat_got, strict=True):
+            if isinstance(g, torch.Tensor):
+                assert g.device.type == torch.device(device).type, (
+                    f"case {i}: {where} is on {g.device}, expected {device}")
+                g = to_numpy(g)
+            np.testing.assert_allclose(np.asarray(g, dtype=np.float64),
+                                       np.asarray(e, dtype=np.float64), rtol=rtol, atol=atol,
+                                       err_msg=f"case {i}: {where}")
+
+
+def assert_backward_matches_numerical(forward, backward, x, dout, *, tolerance=1e-7, h=1e-5):
+    """A hand-written backward pass equals the centred-difference gradient of
+    ``sum(dout * forward(x))`` with respect to ``x`` (CS231n's eval_numerical_gradient_array,
+    here tnn.gradcheck, the checker students use)."""
+    from tnn.gradcheck import check_gradient, numerical_gradient_array
+
+    numeric = numerical_gradient_array(forward, np.array(x, dtype=np.float64), dout, h=h)
+    return check_gradient(backward(np.array(x, dtype=np.float64), dout), numeric,
+                          tolerance=tolerance)

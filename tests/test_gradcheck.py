@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from tnn import gradcheck as G
 
@@ -41,3 +42,22 @@ def test_input_is_not_modified(rng):
     before = x.copy()
     G.numerical_gradient(lambda z: float(z @ z), x)
     np.testing.assert_array_equal(x, before)
+
+
+def test_shared_harness_catches_a_wrong_twin_and_a_wrong_backward():
+    """The helpers every topic's tests use (tests/conftest.py) fail when they should."""
+    from conftest import assert_backward_matches_numerical, assert_twins_agree
+
+    x = np.linspace(-3, 3, 13)
+    def tanh(x):
+        return np.tanh(x)
+
+    assert_twins_agree(tanh, lambda x: torch.tanh(x), [{"x": x}], "cpu")
+    with pytest.raises(AssertionError, match="case 0"):
+        assert_twins_agree(tanh, lambda x: torch.tanh(x) * (1 + 1e-6), [{"x": x}], "cpu")
+    with pytest.raises(AssertionError, match="differently shaped"):
+        assert_twins_agree(lambda x: (x, x), lambda x: x, [{"x": x}], "cpu")
+    dout = np.ones_like(x)
+    assert_backward_matches_numerical(np.tanh, lambda x, d: d / np.cosh(x) ** 2, x, dout)
+    with pytest.raises(AssertionError):
+        assert_backward_matches_numerical(np.tanh, lambda x, d: d * (1 - np.tanh(x)), x, dout)

@@ -7,9 +7,11 @@ and its `make check` runs and reports blank exercises as unfinished; its visible
 one-bug hand-ins with no reference in reach; every lecture runs from it and prints the numbers
 the same lecture prints from the repository.
 
-The lectures and checks run on the repository's interpreter (.venv) with the bundle's tnn/
-first on PYTHONPATH and PYTHONNOUSERSITE=1, not in a fresh environment made by the bundle's
-`make env`: that would download and install PyTorch on every run.
+The handout's `make lab`, `make check` and every lecture run in the environment the handout's own
+`make env` creates in the unpacked folder (about a minute where pip's cache already holds the
+packages, as after the repository's own `make env`), with no PYTHONPATH: what a student who
+unpacks the archive gets. The checks of individual hand-ins (`_check`) run on the repository's
+interpreter with the bundle's tnn/ first on PYTHONPATH.
 """
 
 import ast
@@ -30,6 +32,9 @@ from autograde import corpus
 from autograde.bundle import EDITIONS, OUT_NAMES, build, secret_lines
 from autograde.course import REPO_ROOT, assignment_ids
 from autograde.graded import all_graded_names
+
+# One worker builds the bundles and the handout's environment once for every test here.
+pytestmark = pytest.mark.xdist_group("handout")
 
 ASSIGNMENTS = assignment_ids()
 LECTURES = sorted(p.name for p in (REPO_ROOT / "lectures").glob("*.ipynb"))
@@ -52,6 +57,36 @@ def bundles(tmp_path_factory):
 @pytest.fixture(scope="module")
 def handout(bundles):
     return bundles["classroom"][1]
+
+
+def _without_repo_env() -> dict:
+    """This process's environment without the repository's virtual environment."""
+    path = [p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != VENV_BIN]
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "MPLBACKEND", "VIRTUAL_ENV", "PYTHONHOME")}
+    env.update(PATH=os.pathsep.join(path), PYTHONNOUSERSITE="1")
+    return env
+
+
+@pytest.fixture(scope="module")
+def handout_venv(handout, tmp_path_factory):
+    """The environment the handout's own `make env` creates, returned as its bin/ folder (made
+    outside the unpacked folder, ``make env VENV=...``, so the other tests still see the handout
+    as it was unpacked)."""
+    venv = tmp_path_factory.mktemp("handout-env") / ".venv"
+    result = subprocess.run(["make", "env", f"VENV={venv}"], cwd=handout, env=_without_repo_env(),
+                            capture_output=True, text=True, timeout=1500)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    notices = [ln for ln in result.stderr.splitlines() if "Warning" in ln]
+    assert not notices, notices  # a clean set-up: no setuptools notices
+    return venv / "bin"
+
+
+def student_env(venv_bin: Path, **extra) -> dict:
+    """A process of a student who runs the handout's commands (its own environment first)."""
+    env = _without_repo_env()
+    env.update(PATH=f"{venv_bin}{os.pathsep}{env['PATH']}", MPLBACKEND="Agg", **extra)
+    return env
 
 
 def bundle_env(course: Path, **extra) -> dict:
@@ -211,9 +246,10 @@ def test_handout_library_delegates_or_raises(handout):
 # the handout's own commands and the exercises' visible tests
 # ------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_handout_make_check_reports_blank_exercises_as_unfinished(handout):
-    result = subprocess.run(["make", "check", f"VENV={VENV_BIN.parent}"], cwd=handout,
-                            env=bundle_env(handout), capture_output=True, text=True, timeout=600)
+def test_handout_make_check_reports_blank_exercises_as_unfinished(handout, handout_venv):
+    result = subprocess.run(["make", "check", f"VENV={handout_venv.parent}"], cwd=handout,
+                            env=student_env(handout_venv),
+                            capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     lines = result.stdout.splitlines()
     for aid in ASSIGNMENTS:
@@ -225,10 +261,11 @@ def test_handout_make_check_reports_blank_exercises_as_unfinished(handout):
 
 
 @pytest.mark.slow
-def test_handout_make_lab_serves_the_course(handout, tmp_path):
+def test_handout_make_lab_serves_the_course(handout, handout_venv, tmp_path):
     """The handout README's first command: `make lab` starts JupyterLab on the handout, which
     lists its lectures and exercises and offers the course kernel."""
-    with running_lab(handout, tmp_path, bundle_env(handout), (f"VENV={VENV_BIN.parent}",)) as base:
+    with running_lab(handout, tmp_path, student_env(handout_venv),
+                     (f"VENV={handout_venv.parent}",)) as base:
         names = {item["name"] for item in get_json(base, "/api/contents/lectures")["content"]}
         assert set(LECTURES) <= names, names
         exercises = {item["name"] for item in get_json(base, "/api/contents/exercises")["content"]}
@@ -323,12 +360,11 @@ NUMBER = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
 TIMING = ("median_seconds", "perf_counter", "timeit", "time.time", "benchmark.Timer")
 
 
-def _printed(path: Path, course: Path, out: Path) -> list[tuple[int, str]]:
+def _printed(path: Path, out: Path, python: Path, env: dict) -> list[tuple[int, str]]:
     """Lines the notebook prints, except those of cells that time something."""
     cells = nbformat.read(path, as_version=4).cells
-    result = subprocess.run([sys.executable, str(RUN_LECTURE), str(path), str(out)],
-                            env=bundle_env(course), capture_output=True, text=True,
-                            timeout=600)
+    result = subprocess.run([str(python), str(RUN_LECTURE), str(path), str(out)],
+                            env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return [(i, text) for i, text in json.loads(out.read_text())
             if text.startswith("ERROR ") or not any(t in cells[i].source for t in TIMING)]
@@ -342,16 +378,29 @@ def _same_numbers(a: str, b: str) -> bool:
     return np.allclose(x, y, rtol=1e-6, atol=1e-12)
 
 
+def _lines(printed: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """``(cell, line)`` of what each cell printed (a cell's stdout may arrive in chunks that
+    split a line anywhere), without the lines that vary from run to run."""
+    cells: dict[int, str] = {}
+    for i, text in printed:
+        cells[i] = cells.get(i, "") + text
+    return [(i, ln) for i, text in cells.items() for ln in text.splitlines()
+            if not VARIABLE.search(ln)]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("lecture", LECTURES)
-def test_lecture_runs_from_the_handout_with_the_same_numbers(handout, lecture, tmp_path):
-    printed = _printed(handout / "lectures" / lecture, handout, tmp_path / "handout.json")
+def test_lecture_runs_from_the_handout_with_the_same_numbers(handout, handout_venv, lecture,
+                                                            tmp_path):
+    """The lecture, run in the handout's own environment, prints what it prints in the
+    repository's."""
+    printed = _printed(handout / "lectures" / lecture, tmp_path / "handout.json",
+                       handout_venv / "python", student_env(handout_venv))
     errors = [text for _, text in printed if text.startswith("ERROR ")]
     assert not errors, errors
-    reference = _printed(REPO_ROOT / "lectures" / lecture, REPO_ROOT, tmp_path / "repo.json")
-    ours = [(i, ln) for i, text in printed for ln in text.splitlines() if not VARIABLE.search(ln)]
-    theirs = [(i, ln) for i, text in reference for ln in text.splitlines()
-              if not VARIABLE.search(ln)]
+    reference = _printed(REPO_ROOT / "lectures" / lecture, tmp_path / "repo.json",
+                         Path(sys.executable), bundle_env(REPO_ROOT))
+    ours, theirs = _lines(printed), _lines(reference)
     assert len(ours) == len(theirs) and len(ours) >= 10, (len(ours), len(theirs))
     different = [(a, b) for a, b in zip(ours, theirs, strict=True)
                  if a[0] != b[0] or not _same_numbers(a[1], b[1])]
