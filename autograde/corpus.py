@@ -14,6 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 
@@ -110,10 +111,13 @@ RUNTIME_CASES = {"ignores_interrupt", "stuck_in_c", "os_exit", "kill_kernel", "h
                  "html_output"}
 
 
-def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case]:
+def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True, extra=None) -> list[Case]:
     """The corpus of broken and hostile hand-ins for assignment ``aid``.
 
     ``runtime=False`` leaves out :data:`RUNTIME_CASES` (the slow ones: each waits for a cap).
+    ``extra(kit)`` adds cases that name the assignment's own functions; ``kit`` holds what
+    builds them (``Case``, ``sub``, ``filled_in``, ``tests_of``, ``first``, ``good``,
+    ``answer_source``, ``aid``, ``root``).
     """
     answers, tests_of, points = structure(aid, root)
     first, second = answers[0], answers[1]
@@ -247,58 +251,10 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True) -> list[Case
     ]
     if not runtime:
         cases = [c for c in cases if c.name not in RUNTIME_CASES]
-    if aid == "01_activations":
-        wrong = "def sigmoid(x):\n    return x * 0.0\n"
-        cases += [
-            Case("patch_allclose", sub(filled_in(aid, root, {first: wrong + "np.allclose = lambda *a, **k: True\n"
-                                                              "np.testing.assert_allclose = lambda *a, **k: None"})),
-                 lose=set(tests_of[first]), flag="tampering"),
-            Case("patch_helpers", sub(filled_in(aid, root, {first: wrong + "check_function = lambda *a, **k: None"})),
-                 lose=set(tests_of[first]), flag="tampering"),
-            Case("patch_helper_module", sub(filled_in(aid, root, {first: wrong + (
-                "import tnn.grading as _g\n_g.assert_close = lambda *a, **k: None")})),
-                 lose=set(tests_of[first]), flag="tampering"),
-            Case("eq_always_true", sub(filled_in(aid, root, {first: (
-                "class _Yes:\n    def __eq__(self, other):\n        return True\n"
-                "    __array_priority__ = 1000\n\ndef sigmoid(x):\n    return _Yes()\n")})),
-                 lose=set(tests_of[first])),
-            Case("wrong_type", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return list(np.ravel(1 - np.tanh(x) ** 2))"})),
-                 lose=set(tests_of["tanh_grad"])),
-            Case("wrong_dtype", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return (1 - np.tanh(x) ** 2) > 0.5"})),
-                 lose=set(tests_of["tanh_grad"])),
-            Case("wrong_shape", sub(filled_in(aid, root, {"tanh_grad": "def tanh_grad(x):\n    return np.ravel(1 - np.tanh(x) ** 2)[:1]"})),
-                 lose=set(tests_of["tanh_grad"])),
-            Case("patch_torch_allclose", sub(filled_in(aid, root, {"elu_torch": (
-                "import torch\ntorch.allclose = lambda *a, **k: True\n"
-                "torch.testing.assert_close = lambda *a, **k: None\n\n"
-                "def elu_torch(x, alpha=1.0):\n    return x * 0.0")})),
-                 lose=set(tests_of["elu_torch"]), flag="tampering"),
-            Case("stack_walk_for_expected", sub(filled_in(aid, root, {first: (
-                "import inspect\n\ndef sigmoid(x):\n    for _fr in inspect.stack():\n"
-                "        if 'expected' in _fr.frame.f_locals:\n"
-                "            return _fr.frame.f_locals['expected']\n    return x * 0.0\n")})),
-                 lose=set(tests_of[first])),
-            Case("reference_by_string", sub(filled_in(aid, root, {"tanh_grad": (
-                "import importlib\n\ndef tanh_grad(x):\n"
-                "    return getattr(importlib.import_module('tnn.' + 'activations'), "
-                "'tanh' + '_grad')(x)")})),
-                 lose=set(tests_of["tanh_grad"])),
-            Case("stderr_inside_function", sub(filled_in(aid, root, {"tanh_grad": (
-                "import sys\n\ndef tanh_grad(x):\n    print('debug', x, file=sys.stderr)\n"
-                "    return 1.0 - np.tanh(x) ** 2")}))),
-            Case("scipy_and_where", sub(filled_in(aid, root, {first: (
-                "from scipy.special import expit\n\ndef sigmoid(x):\n    return expit(x)\n")}))),
-            # a classic bug: relu zeroes the caller's array in place (the grader compares the
-            # inputs before and after the call)
-            Case("relu_in_place", sub(filled_in(aid, root, {"relu": re.sub(
-                r"def relu\(x\):.*?(?=\ndef |\Z)",
-                "def relu(x):\n    x = np.asarray(x)\n    x[x < 0] = 0\n    return x\n\n",
-                _answer_source(good, "relu"), count=1, flags=re.S)})),
-                 lose={"test_relu", "test_relu_hidden"}),
-            Case("reference_import", sub(filled_in(aid, root, {"tanh_grad": (
-                "from tnn.activations import tanh_grad as _tg\n\ndef tanh_grad(x):\n    return _tg(x)")})),
-                 lose=set(tests_of["tanh_grad"]), flag="reference"),
-        ]
+    if extra is not None:  # an assignment's own cases (tests/one_bug/<aid>.py: hostile_cases)
+        cases += extra(SimpleNamespace(aid=aid, root=root, Case=Case, sub=sub,
+                                       filled_in=filled_in, tests_of=tests_of, first=first,
+                                       good=good, answer_source=_answer_source))
     return cases
 
 

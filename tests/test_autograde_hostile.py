@@ -27,7 +27,21 @@ ASSIGNMENTS = assignment_ids(REPO_ROOT)
 SMOKE = {"solution", "blank", "syntax_error", "edited_locked_test", "deleted_test_cell",
          "duplicated_grade_id", "read_own_notebook", "input_transformer", "setattr_other_name",
          "honest_noise", "tamper_late"}
-CASES = {(aid, c.name): c for aid in ASSIGNMENTS for c in corpus.hostile(aid, runtime=aid == AID)
+
+
+def _own_cases(aid):
+    """The assignment's own hostile cases (``hostile_cases`` in tests/one_bug/<aid>.py)."""
+    import importlib.util
+
+    path = REPO_ROOT / "tests" / "one_bug" / f"{aid}.py"
+    spec = importlib.util.spec_from_file_location(f"one_bug_{aid}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, "hostile_cases", None)
+
+
+CASES = {(aid, c.name): c for aid in ASSIGNMENTS
+         for c in corpus.hostile(aid, runtime=aid == AID, extra=_own_cases(aid))
          if aid == AID or c.name in SMOKE}
 # seconds per cell: small, so the corpus stays fast, yet ~15x the slowest honest cell (~1.3 s
 # alone): at load 6 on two cores a set-up cell once took over 10 s. The kernel's CPU cap stays
