@@ -9,6 +9,8 @@ One module per topic, each holding a NumPy reference and its PyTorch twin side b
 - :mod:`tnn.data`        small data sets that ship with scikit-learn
 - :mod:`tnn.nets`        a small torch MLP and training loop shared by the lectures
 - :mod:`tnn.layerstats`  the per-layer probe (forward and backward statistics) every topic reads
+- :mod:`tnn.tables`      aligned text tables for the lectures' printouts
+- :mod:`tnn.topics`      the list of topics (number, name, title) the course maps follow
 - :mod:`tnn.activations` topic 01: activation functions and saturation
 - :mod:`tnn.preprocessing` topic 02: centring, scaling and image normalization schemes
 - :mod:`tnn.initialization` topic 03: initializers, layer statistics, conv geometry
