@@ -75,6 +75,63 @@ def all_graded_names(root: Path | str = REPO_ROOT) -> set[str]:
     return {name for names in graded_functions(root).values() for name in names}
 
 
+#: Library modules whose functions compute no answer: the checks the test cells call, device
+#: and seeding helpers, the data sets, the shared training loop, figures and explorers. The
+#: grading kernel keeps them whole; every other module is a topic's computation.
+INFRASTRUCTURE = ("tnn", "tnn.grading", "tnn.gradcheck", "tnn.device", "tnn._expected",
+                  "tnn._validate", "tnn._graded_stub", "tnn.data", "tnn.nets", "tnn.topics",
+                  "tnn.check", "tnn.plots", "tnn.widgets")
+
+
+def _is_infrastructure(module: str) -> bool:
+    return any(module == m or module.startswith(m + ".") for m in INFRASTRUCTURE if m != "tnn") \
+        or module == "tnn"
+
+
+def imported_helpers(root: Path | str = REPO_ROOT) -> set[str]:
+    """Names the solution notebooks import by name from a topic module (``from tnn.leakage
+    import nearest_neighbour_predict``): helpers an exercise runs in the kernel."""
+    names = set()
+    for notebook in sorted(Path(root).glob("solutions/*/*.ipynb")):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if (isinstance(node, ast.ImportFrom) and node.module
+                        and node.module.startswith("tnn.")
+                        and not _is_infrastructure(node.module)):
+                    names.update(alias.name for alias in node.names)
+    return names
+
+
+def kernel_stripped_names(root: Path | str = REPO_ROOT) -> set[str]:
+    """Every function the grading kernel's library holds without a body.
+
+    Least privilege: not only the graded functions, but every public function of the topic
+    modules (``init_experiment``, ``saturated_fraction``, ``receptive_fields``, the torch
+    twins, ...), since many of them compute a graded function's answer under another name.
+    Kept: the infrastructure modules (:data:`INFRASTRUCTURE`), private helpers, and what an
+    exercise imports by name (:func:`imported_helpers`). The test cells only pass library
+    functions as references, which the trusted grader evaluates outside the kernel.
+    """
+    keep = imported_helpers(root) - all_graded_names(root)
+    names = set(all_graded_names(root))
+    for path in sorted((Path(REPO_ROOT) / "tnn").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        module = module.removesuffix(".__init__")
+        if _is_infrastructure(module):
+            continue
+        tree = ast.parse(path.read_text())
+        names.update(node.name for node in tree.body
+                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+                     and not node.name.startswith("_") and node.name not in keep)
+    return names
+
+
 def strip_source(source: str, names: set[str], module: str) -> tuple[str, list[str]]:
     """``source`` with the body of each top-level function in ``names`` replaced by a stub.
 
@@ -103,12 +160,13 @@ def strip_source(source: str, names: set[str], module: str) -> tuple[str, list[s
 
 def build_stripped_library(dest: Path, root: Path | str = REPO_ROOT,
                            names: set[str] | None = None) -> dict[str, list[str]]:
-    """Write ``dest/tnn``: the course library without the graded functions' bodies.
+    """Write ``dest/tnn``: the course library without the bodies of ``names`` (by default
+    :func:`kernel_stripped_names`: the graded functions and every other topic computation).
 
     Returns ``{module: [functions stripped]}``.
     """
     source_pkg = Path(REPO_ROOT) / "tnn"
-    names = all_graded_names(root) if names is None else names
+    names = kernel_stripped_names(root) if names is None else names
     target = Path(dest) / "tnn"
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source_pkg, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

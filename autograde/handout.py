@@ -276,7 +276,11 @@ def record_expected(root: Path | str, aid: str, release_dir: str = "exercises",
                 if cell.cell_type == "code":
                     client.execute_cell(cell, index)
         recorded = json.loads(record.read_text()) if record.exists() else {}
-    data = {"assignment": aid, "graded": sorted(graded.all_graded_names(root)),
+    # every function the grading kernel's library lacks: a student's function that calls one
+    # is told so by the visible test, at home, instead of scoring 0 when graded
+    answers = graded.all_graded_names(root)
+    data = {"assignment": aid, "graded": sorted(answers),
+            "unavailable": sorted(graded.kernel_stripped_names(root) - answers),
             "expected": recorded.get("expected", {})}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n")

@@ -246,6 +246,8 @@ def _tnn_call(name, payload, standins):
             return _skip if v.device.type == "meta" else v.detach().clone()
         if isinstance(v, (list, tuple)):
             return (type(v), [_snapshot(e, depth + 1) for e in v])
+        if type(v) is dict:  # e.g. parameters by name: each value may be changed in place
+            return (dict, {k: _snapshot(e, depth + 1) for k, e in v.items()})
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
         return _skip  # e.g. a generator: meant to advance
@@ -268,6 +270,10 @@ def _tnn_call(name, payload, standins):
             a = after.detach()
             return before.shape != a.shape or before.dtype != a.dtype or not torch.equal(
                 torch.nan_to_num(before), torch.nan_to_num(a))
+        if isinstance(before, tuple) and len(before) == 2 and before[0] is dict:
+            items = before[1]
+            return (type(after) is not dict or set(after) != set(items)
+                    or any(_differs(b, after[k]) for k, b in items.items()))
         if isinstance(before, tuple) and len(before) == 2 and isinstance(before[0], type):
             kind, items = before
             return (type(after) is not kind or len(after) != len(items)

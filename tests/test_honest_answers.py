@@ -169,6 +169,22 @@ def test_check_function_fails_a_function_that_changes_its_input():
     _fails(r"modified its input layers in place", check_function, receptive_field, reference,
            [{"layers": [(3, 2), (5, 1)]}])
 
+    # parameters by name (assignment 04's sgd_step): a step taken in the caller's arrays
+    def stacked(params):
+        return np.concatenate([params[k].ravel() for k in sorted(params)])
+
+    def step_in_place(params, lr):
+        for name in params:
+            params[name] -= lr
+        return stacked(params)
+
+    def step(params, lr):
+        return stacked({name: value - lr for name, value in params.items()})
+
+    case = [{"params": {"W": np.ones((2, 2)), "b": np.zeros(2)}, "lr": 0.1}]
+    _fails(r"modified its input params in place", check_function, step_in_place, step, case)
+    check_function(step, step, case)
+
 
 def test_check_torch_function_calls_the_function_on_meta():
     from functools import partial

@@ -316,6 +316,21 @@ def sigmoid(x):
 '''
 
 
+CALLS_ANOTHER_NAME = '''
+from tnn.activations import saturated_fraction
+
+
+def tanh_saturated_fraction(z, rel_threshold=0.1):
+    """Share of entries where tanh passes almost no gradient."""
+    return saturated_fraction(z, "tanh", rel_threshold)
+
+
+def dead_unit_fraction(z):
+    """Share of units that are never active."""
+    return float(np.mean(np.all(np.asarray(z) <= 0, axis=0)))
+'''
+
+
 @pytest.mark.slow
 def test_visible_tests_need_no_reference(handout):
     """Solution: every visible test passes, each check finding its expected value in
@@ -330,6 +345,8 @@ def test_visible_tests_need_no_reference(handout):
         notebooks[f"{aid}:bug"] = corpus.filled_in(aid, replace={bug.CELL: bug.SOURCE.strip()})
     notebooks["01_activations:library"] = corpus.filled_in(
         "01_activations", replace={"sigmoid": CALLS_THE_LIBRARY.strip()})
+    notebooks["01_activations:other"] = corpus.filled_in(
+        "01_activations", replace={"measures": CALLS_ANOTHER_NAME.strip()})
     report = _check(handout, notebooks)
     for aid in ASSIGNMENTS:
         solution = report[f"{aid}_solution"]
@@ -344,6 +361,9 @@ def test_visible_tests_need_no_reference(handout):
     status, message = library["test_sigmoid"]
     assert status == "failed" and "calls the course library's sigmoid" in message, library
     assert "not in the library your work is graded with" in message
+    # an answer under another name (not graded itself, but absent when graded) is told too
+    status, message = report["01_activations_other"]["test_saturated_fraction"]
+    assert status == "failed" and "calls the course library's saturated_fraction" in message
 
 
 # ------------------------------------------------------------------------------------------

@@ -392,11 +392,13 @@ def _float32_atol(atol: float, expected) -> float:
 
 
 def _copy(value):
-    """A copy of an argument: arrays copied, lists and tuples of them copied item by item."""
+    """A copy of an argument: arrays copied, lists, tuples and dicts of them item by item."""
     if isinstance(value, _ndarray):
         return value.copy()
     if isinstance(value, list | tuple):
         return type(value)(_copy(v) for v in value)
+    if type(value) is dict:
+        return {k: _copy(v) for k, v in value.items()}
     return value
 
 
@@ -414,6 +416,9 @@ def _unchanged(before, after) -> bool:
     if isinstance(before, list | tuple):
         return (type(after) is type(before) and len(after) == len(before)
                 and all(_unchanged(b, a) for b, a in zip(before, after, strict=True)))
+    if type(before) is dict:
+        return (type(after) is dict and set(after) == set(before)
+                and all(_unchanged(b, after[k]) for k, b in before.items()))
     if isinstance(before, bool | int | float | str):
         return type(after) is type(before) and (after == before or before != before)
     return True  # e.g. a generator: it is meant to advance
