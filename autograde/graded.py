@@ -78,7 +78,7 @@ def all_graded_names(root: Path | str = REPO_ROOT) -> set[str]:
 #: Library modules whose functions compute no answer: the checks the test cells call, device
 #: and seeding helpers, the data sets, the shared training loop, figures and explorers. The
 #: grading kernel keeps them whole; every other module is a topic's computation.
-INFRASTRUCTURE = ("tnn", "tnn.grading", "tnn.gradcheck", "tnn.device", "tnn._expected",
+INFRASTRUCTURE = ("tnn", "tnn.grading", "tnn.grading_cases", "tnn.gradcheck", "tnn.device", "tnn._expected",
                   "tnn._validate", "tnn._graded_stub", "tnn.data", "tnn.nets", "tnn.topics",
                   "tnn.check", "tnn.plots", "tnn.widgets")
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from tnn import _expected
+from tnn.grading_cases import elementwise_cases
 
 __all__ = [
     "route_warnings_to_stdout",
@@ -48,7 +49,6 @@ _floating = np.floating
 _float64 = np.float64
 _float32 = np.float32
 _dtype = np.dtype
-_default_rng = np.random.default_rng
 
 
 def _student_facing(check):
@@ -590,24 +590,3 @@ def _check_on_meta(student_fn, name: str, like, device, torch) -> None:
         raise AssertionError(
             f"{name} returned a tensor on {got_device} for an input on meta: {advice}"
         )
-
-
-def elementwise_cases(seed: int, *, scale: float = 5.0, extremes: bool = True) -> list[dict]:
-    """Inputs for hidden tests of an elementwise function ``f(x)``.
-
-    A Python float, a (N,) float64 array, a (N, D) float32 array, values around 0 (the kink
-    of ReLU-like functions) and, with ``extremes``, +-50 and +-1000 in float64 and float32.
-    """
-    rng = _default_rng(seed)
-    cases = [
-        {"x": float(rng.normal() * scale)},
-        {"x": rng.normal(size=17) * scale},
-        {"x": (rng.normal(size=(8, 5)) * scale).astype(_float32)},
-        {"x": _array([-3.0, -1e-3, 0.0, 1e-3, 3.0])},
-    ]
-    if extremes:
-        cases += [
-            {"x": _array([-1000.0, -50.0, 50.0, 1000.0])},
-            {"x": _array([[-1000.0, 1000.0], [-30.0, 30.0]], dtype=_float32)},
-        ]
-    return cases
