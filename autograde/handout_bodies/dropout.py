@@ -116,7 +116,7 @@ def mc_dropout_predict(x, w1, b1, w2, b2, keep_prob: float, rng: np.random.Gener
     tx, tw1, tb1, tw2, tb2 = (torch.as_tensor(np.asarray(v, dtype=np.float64))
                               for v in (x, w1, b1, w2, b2))
     hidden = torch.nn.functional.relu(torch.nn.functional.linear(tx, tw1.T, tb1))
-    passes = []
+    passes: list = []
     for _ in range(n_samples):
         mask = torch.from_numpy(rng.random(tuple(hidden.shape)) < keep_prob)
         logits = torch.nn.functional.linear(_handout_dropout_kernel(hidden, mask, keep_prob),
