@@ -78,14 +78,15 @@ def all_graded_names(root: Path | str = REPO_ROOT) -> set[str]:
 #: Library modules whose functions compute no answer: the checks the test cells call, device
 #: and seeding helpers, the data sets, the shared training loop, figures and explorers. The
 #: grading kernel keeps them whole; every other module is a topic's computation.
-INFRASTRUCTURE = ("tnn", "tnn.grading", "tnn.grading_cases", "tnn.gradcheck", "tnn.device", "tnn._expected",
-                  "tnn._validate", "tnn._graded_stub", "tnn.data", "tnn.nets", "tnn.topics",
-                  "tnn.check", "tnn.plots", "tnn.widgets")
+INFRASTRUCTURE = ("tnn", "tnn.grading", "tnn.grading_cases", "tnn.gradcheck", "tnn.device",
+                  "tnn._expected", "tnn._validate", "tnn._graded_stub", "tnn.data", "tnn.nets",
+                  "tnn.topics", "tnn.check", "tnn.plots", "tnn.widgets")
 
 
 def _is_infrastructure(module: str) -> bool:
-    return any(module == m or module.startswith(m + ".") for m in INFRASTRUCTURE if m != "tnn") \
-        or module == "tnn"
+    """``tnn`` itself (the package's __init__) and every module under a listed name."""
+    return module == "tnn" or any(module == m or module.startswith(m + ".")
+                                  for m in INFRASTRUCTURE if m != "tnn")
 
 
 def imported_helpers(root: Path | str = REPO_ROOT) -> set[str]:
@@ -176,6 +177,8 @@ def build_stripped_library(dest: Path, root: Path | str = REPO_ROOT,
         if path.name == "_graded_stub.py":
             continue
         module = ".".join(path.relative_to(dest).with_suffix("").parts)
+        if _is_infrastructure(module.removesuffix(".__init__")):
+            continue  # kept whole, even where a name repeats one of a topic module's
         new, stripped = strip_source(path.read_text(), names, module)
         if stripped:
             path.write_text(new)
