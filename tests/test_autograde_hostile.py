@@ -45,8 +45,8 @@ CASES = {(aid, c.name): c for aid in ASSIGNMENTS
          if aid == AID or c.name in SMOKE}
 # seconds per cell (and per call the grader makes into the kernel): small, so the corpus stays
 # fast, yet well above the slowest honest cell: at load 6 on two cores a set-up cell once took
-# over 10 s, and assignment 05's graded experiment (the grader trains with masks the student's
-# functions return) took over 20 s per call. The kernel's CPU cap stays above a busy cell's
+# over 10 s, and a graded experiment in which the grader trains with what the student's
+# functions return took over 20 s per call. The kernel's CPU cap stays above a busy cell's
 # time plus an honest notebook's CPU, so an endless loop meets the cell's time limit first.
 CELL_TIMEOUT = 60
 KERNEL_CPU_SECONDS = 150

@@ -32,13 +32,11 @@ TOPICS: tuple[Topic, ...] = (
     Topic("03", "initialization", "weight initialization, layer statistics, conv geometry"),
     Topic("04", "regularization",
           "regularization: penalties, early stopping, ensembles, batch norm's two modes"),
-    Topic("05", "dropout",
-          "dropout: inverted dropout, PyTorch's p, DropConnect, stochastic depth, MC dropout"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
-    "data augmentation", "optimizers",
+    "dropout", "data augmentation", "optimizers",
     "schedules / warmup / clipping", "hyperparameter search", "the seven-step tuning recipe",
 )
 
