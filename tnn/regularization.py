@@ -162,30 +162,29 @@ def elastic_net_penalty_torch(w, lam: float, beta: float):
     return v2 + v1, g2 + g1
 
 
+def _by_kind(kind: str, twin: int):
+    """The penalty function of ``kind`` (``twin`` 0: NumPy, 1: torch), or None for "none"."""
+    kind = check_choice(kind, "kind", KINDS)
+    table = {"l2": (l2_penalty, l2_penalty_torch), "l1": (l1_penalty, l1_penalty_torch),
+             "elastic_net": (elastic_net_penalty, elastic_net_penalty_torch)}
+    return table[kind][twin] if kind in table else None
+
+
 def penalty(w, lam: float, kind: str = "l2", beta: float = 1.0):
     """``(value, grad)`` of the penalty ``kind`` in ``{"l2", "l1", "elastic_net", "none"}``."""
-    kind = check_choice(kind, "kind", KINDS)
-    if kind == "l2":
-        return l2_penalty(w, lam)
-    if kind == "l1":
-        return l1_penalty(w, lam)
-    if kind == "elastic_net":
-        return elastic_net_penalty(w, lam, beta)
-    w = as_float_array(w, "w")
-    return 0.0, np.zeros_like(w)
+    fn = _by_kind(kind, 0)
+    if fn is None:
+        return 0.0, np.zeros_like(as_float_array(w, "w"))
+    return fn(w, lam, beta) if fn is elastic_net_penalty else fn(w, lam)
 
 
 def penalty_torch(w, lam: float, kind: str = "l2", beta: float = 1.0):
     """Torch twin of :func:`penalty`."""
-    kind = check_choice(kind, "kind", KINDS)
-    if kind == "l2":
-        return l2_penalty_torch(w, lam)
-    if kind == "l1":
-        return l1_penalty_torch(w, lam)
-    if kind == "elastic_net":
-        return elastic_net_penalty_torch(w, lam, beta)
-    w = as_float_tensor(w, "w")
-    return w.new_zeros(()), torch.zeros_like(w)
+    fn = _by_kind(kind, 1)
+    if fn is None:
+        w = as_float_tensor(w, "w")
+        return w.new_zeros(()), torch.zeros_like(w)
+    return fn(w, lam, beta) if fn is elastic_net_penalty_torch else fn(w, lam)
 
 
 # ------------------------------------------------------------------------------------------
