@@ -373,7 +373,8 @@ RUN_LECTURE = REPO_ROOT / "tests" / "_run_lecture.py"
 # printed lines that measure time or compare our code with torch's (in the handout, ours is
 # torch's, so the gap is 0)
 VARIABLE = re.compile(r"\d\s*(s|ms|µs)\b|\d(\.\d+)?x\b|seconds|device|ours - torch|"
-                      r"torch - NumPy|backward vs autograd|thread")
+                      r"torch - NumPy|backward vs autograd|thread|"
+                      r"(it/s|s/it)\]")  # a progress bar's rate and elapsed time
 NUMBER = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
 
 

@@ -15,6 +15,7 @@ One module per topic, each holding a NumPy reference and its PyTorch twin side b
 - :mod:`tnn.preprocessing` topic 02: centring, scaling and image normalization schemes
 - :mod:`tnn.initialization` topic 03: initializers, layer statistics, conv geometry
 - :mod:`tnn.regularization` topic 04: penalties, early stopping, ensembles, batch norm
+- :mod:`tnn.dropout`     topic 05: dropout and its relatives (keep_prob = probability of KEEPING)
 
 A topic module is the topic's one name: it re-exports the modules it is split into
 (``tnn.initializers``, ``tnn.convgeometry``, ...), so ``from tnn import initialization``

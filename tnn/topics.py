@@ -32,11 +32,13 @@ TOPICS: tuple[Topic, ...] = (
     Topic("03", "initialization", "weight initialization, layer statistics, conv geometry"),
     Topic("04", "regularization",
           "regularization: penalties, early stopping, ensembles, batch norm's two modes"),
+    Topic("05", "dropout",
+          "dropout: inverted dropout, PyTorch's p, DropConnect, stochastic depth, MC dropout"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
-    "dropout", "data augmentation", "optimizers",
+    "data augmentation", "optimizers",
     "schedules / warmup / clipping", "hyperparameter search", "the seven-step tuning recipe",
 )
 
