@@ -66,11 +66,6 @@ __all__ = [
     "spatial_dropout_mask_torch",
     "spatial_dropout_forward",
     "spatial_dropout_forward_torch",
-    "stochastic_depth_gates",
-    "stochastic_depth_gates_torch",
-    "linear_survival",
-    "residual_stack_forward",
-    "residual_stack_forward_torch",
 ]
 
 
@@ -451,14 +446,28 @@ def spatial_dropout_forward_torch(x, mask, keep_prob: float) -> torch.Tensor:
     return inverted_dropout_forward_torch(x, mask[:, :, None, None].expand(x.shape), keep_prob)
 
 
-from tnn.dropout_experiments import *  # noqa: E402,F403  (re-export: the topic's one name)
-from tnn.dropout_experiments import __all__ as _experiments_all  # noqa: E402
-from tnn.stochastic_depth import (  # noqa: E402  (re-export: the topic's one name)
-    linear_survival,
-    residual_stack_forward,
-    residual_stack_forward_torch,
-    stochastic_depth_gates,
-    stochastic_depth_gates_torch,
-)
 
-__all__ += _experiments_all
+_REEXPORTED = ("tnn.dropout_experiments", "tnn.stochastic_depth")
+
+
+def __getattr__(name: str):
+    """The experiments and stochastic depth under the topic's one name, loaded on first use:
+    both modules import this one, so a re-export at import time would be a cycle."""
+    import importlib
+
+    if name.startswith("__"):  # the import system asks for __path__ and the like
+        raise AttributeError(name)
+    for module_name in _REEXPORTED:
+        module = importlib.import_module(module_name)
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    import importlib
+
+    names = set(globals())
+    for module_name in _REEXPORTED:
+        names |= set(importlib.import_module(module_name).__all__)
+    return sorted(names)
