@@ -4,48 +4,48 @@ import numpy as np
 import pytest
 import torch
 
-from tnn import device as D
+from tnn import device as tnn_device
 
 
 def test_order_cuda_then_mps_then_cpu(monkeypatch):
     monkeypatch.delenv("TNN_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(D, "_mps_available", lambda: True)
-    assert D.choose_device().type == "cuda"
+    monkeypatch.setattr(tnn_device, "_mps_available", lambda: True)
+    assert tnn_device.choose_device().type == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert D.choose_device().type == "mps"
-    monkeypatch.setattr(D, "_mps_available", lambda: False)
-    assert D.choose_device().type == "cpu"
+    assert tnn_device.choose_device().type == "mps"
+    monkeypatch.setattr(tnn_device, "_mps_available", lambda: False)
+    assert tnn_device.choose_device().type == "cpu"
 
 
 def test_forcing_a_device(monkeypatch):
     monkeypatch.setenv("TNN_DEVICE", "cpu")
-    assert D.choose_device().type == "cpu"
+    assert tnn_device.choose_device().type == "cpu"
     monkeypatch.delenv("TNN_DEVICE")
     with pytest.raises(ValueError, match="prefer must be 'cuda', 'mps', 'cpu' or None"):
-        D.choose_device("tpu")
+        tnn_device.choose_device("tpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="torch.cuda.is_available\\(\\) is False"):
-            D.choose_device("cuda")
+            tnn_device.choose_device("cuda")
 
 
 def test_describe_device():
-    assert D.describe_device(torch.device("cpu")).startswith("cpu (")
+    assert tnn_device.describe_device(torch.device("cpu")).startswith("cpu (")
 
 
 def test_seeding_is_explicit_and_repeatable():
-    a = D.seed_everything(7)
+    a = tnn_device.seed_everything(7)
     first = (a.normal(size=3), torch.rand(3), np.random.rand(3))  # noqa: NPY002
-    b = D.seed_everything(7)
+    b = tnn_device.seed_everything(7)
     second = (b.normal(size=3), torch.rand(3), np.random.rand(3))  # noqa: NPY002
     for x, y in zip(first, second, strict=True):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
     with pytest.raises(TypeError, match="seed must be a non-negative int"):
-        D.seed_everything(-1)
-    g1, g2 = D.torch_generator(3), D.torch_generator(3)
+        tnn_device.seed_everything(-1)
+    g1, g2 = tnn_device.torch_generator(3), tnn_device.torch_generator(3)
     assert torch.equal(torch.rand(4, generator=g1), torch.rand(4, generator=g2))
 
 
 def test_median_seconds_measures_something():
-    t = D.median_seconds(lambda: sum(range(10_000)), repeats=3, warmup=1, min_time=0.001)
+    t = tnn_device.median_seconds(lambda: sum(range(10_000)), repeats=3, warmup=1, min_time=0.001)
     assert 0 < t < 1

@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import assert_backward_matches_numerical, assert_twins_agree, to_numpy
 
-from tests.conftest import to_numpy
-from tnn import dropout as D
+from tnn import dropout
 from tnn.data import small_digits
 from tnn.device import few_threads, median_seconds, torch_generator
-from tnn.gradcheck import check_gradient, numerical_gradient_array
 
 
 def _t(a, device):
@@ -25,62 +24,66 @@ def _t(a, device):
 def test_inverted_dropout_values_and_dtype(dtype):
     x = np.array([[1.0, -2.0, 3.0], [4.0, 5.0, -6.0]], dtype=dtype)
     mask = np.array([[True, False, True], [False, True, True]])
-    out = D.inverted_dropout_forward(x, mask, 0.5)
+    out = dropout.inverted_dropout_forward(x, mask, 0.5)
     assert out.dtype == dtype
     np.testing.assert_allclose(out, [[2.0, 0.0, 6.0], [0.0, 10.0, -12.0]])
-    np.testing.assert_allclose(D.vanilla_dropout_forward(x, mask), x * mask)
-    np.testing.assert_allclose(D.vanilla_dropout_predict(x, 0.25), 0.25 * x)
-    assert D.vanilla_dropout_predict(x, 0.25).dtype == dtype
+    np.testing.assert_allclose(dropout.vanilla_dropout_forward(x, mask), x * mask)
+    np.testing.assert_allclose(dropout.vanilla_dropout_predict(x, 0.25), 0.25 * x)
+    assert dropout.vanilla_dropout_predict(x, 0.25).dtype == dtype
 
 
 def test_keep_prob_one_is_identity_and_inputs_untouched():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((7, 5))
     before = x.copy()
-    mask = D.dropout_mask(rng, x.shape, 1.0)
+    mask = dropout.dropout_mask(rng, x.shape, 1.0)
     assert mask.all()
-    np.testing.assert_array_equal(D.inverted_dropout_forward(x, mask, 1.0), x)
-    np.testing.assert_array_equal(D.inverted_dropout_backward(x, mask, 1.0), x)
+    np.testing.assert_array_equal(dropout.inverted_dropout_forward(x, mask, 1.0), x)
+    np.testing.assert_array_equal(dropout.inverted_dropout_backward(x, mask, 1.0), x)
     np.testing.assert_array_equal(x, before)
 
 
 def test_mask_probability_and_integer_masks():
     rng = np.random.default_rng(1)
-    mask = D.dropout_mask(rng, (400, 500), 0.75)
+    mask = dropout.dropout_mask(rng, (400, 500), 0.75)
     assert mask.dtype == bool and abs(mask.mean() - 0.75) < 0.005
     x = rng.standard_normal((3, 4))
     m = rng.random((3, 4)) < 0.5
-    np.testing.assert_array_equal(D.inverted_dropout_forward(x, m.astype(int), 0.5),
-                                  D.inverted_dropout_forward(x, m, 0.5))
+    np.testing.assert_array_equal(dropout.inverted_dropout_forward(x, m.astype(int), 0.5),
+                                  dropout.inverted_dropout_forward(x, m, 0.5))
 
 
 @pytest.mark.parametrize("fn", ["inverted", "vanilla"])
 def test_backward_matches_numerical_gradient_and_reuses_mask(fn):
     rng = np.random.default_rng(2)
     x, dout = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-    mask = D.dropout_mask(rng, x.shape, 0.6)
+    mask = dropout.dropout_mask(rng, x.shape, 0.6)
     if fn == "inverted":
-        forward = lambda v: D.inverted_dropout_forward(v, mask, 0.6)  # noqa: E731
-        analytic = D.inverted_dropout_backward(dout, mask, 0.6)
+        forward = lambda v: dropout.inverted_dropout_forward(v, mask, 0.6)  # noqa: E731
+        backward = lambda v, d: dropout.inverted_dropout_backward(d, mask, 0.6)  # noqa: E731
     else:
-        forward = lambda v: D.vanilla_dropout_forward(v, mask)  # noqa: E731
-        analytic = D.vanilla_dropout_backward(dout, mask)
-    check_gradient(analytic, numerical_gradient_array(forward, x, dout))
+        forward = lambda v: dropout.vanilla_dropout_forward(v, mask)  # noqa: E731
+        backward = lambda v, d: dropout.vanilla_dropout_backward(d, mask)  # noqa: E731
+    assert_backward_matches_numerical(forward, backward, x, dout)
+    analytic = backward(x, dout)
     assert np.all(analytic[~mask] == 0) and np.all(analytic[mask] != 0)
 
 
 def test_dropconnect_backward_matches_numerical_gradient():
     rng = np.random.default_rng(3)
     x, w, b = rng.standard_normal((5, 4)), rng.standard_normal((4, 3)), rng.standard_normal(3)
-    mask, dout = D.dropout_mask(rng, w.shape, 0.7), rng.standard_normal((5, 3))
-    dx, dw, db = D.dropconnect_backward(dout, x, w, mask, 0.7)
-    check_gradient(dx, numerical_gradient_array(
-        lambda v: D.dropconnect_forward(v, w, b, mask, 0.7), x, dout))
-    check_gradient(dw, numerical_gradient_array(
-        lambda v: D.dropconnect_forward(x, v, b, mask, 0.7), w, dout))
-    check_gradient(db, numerical_gradient_array(
-        lambda v: D.dropconnect_forward(x, w, v, mask, 0.7), b, dout))
-    assert np.all(dw[~mask] == 0)
+    mask, dout = dropout.dropout_mask(rng, w.shape, 0.7), rng.standard_normal((5, 3))
+    forward, backward = dropout.dropconnect_forward, dropout.dropconnect_backward
+    # (input, forward as a function of it, its gradient out of the backward pass)
+    rows = [(x, lambda v: forward(v, w, b, mask, 0.7),
+             lambda v, d: backward(d, v, w, mask, 0.7)[0]),
+            (w, lambda v: forward(x, v, b, mask, 0.7),
+             lambda v, d: backward(d, x, v, mask, 0.7)[1]),
+            (b, lambda v: forward(x, w, v, mask, 0.7),
+             lambda v, d: backward(d, x, w, mask, 0.7)[2])]
+    for value, fwd, grad in rows:
+        assert_backward_matches_numerical(fwd, grad, value, dout)
+    assert np.all(backward(dout, x, w, mask, 0.7)[1][~mask] == 0)
 
 
 def test_dropconnect_drops_weights_not_units():
@@ -88,7 +91,7 @@ def test_dropconnect_drops_weights_not_units():
     x, w, b = rng.standard_normal((6, 4)), rng.standard_normal((4, 3)), np.zeros(3)
     mask = np.ones((4, 3), dtype=bool)
     mask[0, 1] = False  # one weight: input 0 no longer reaches output 1, but still output 0
-    out = D.dropconnect_forward(x, w, b, mask, 1.0)
+    out = dropout.dropconnect_forward(x, w, b, mask, 1.0)
     np.testing.assert_allclose(out[:, 0], x @ w[:, 0])
     np.testing.assert_allclose(out[:, 1], x[:, 1:] @ w[1:, 1])
 
@@ -96,8 +99,8 @@ def test_dropconnect_drops_weights_not_units():
 def test_spatial_dropout_zeroes_whole_channels():
     rng = np.random.default_rng(5)
     x = rng.standard_normal((3, 4, 5, 5)) + 10.0  # no zeros
-    mask = D.spatial_dropout_mask(rng, x.shape, 0.5)
-    out = D.spatial_dropout_forward(x, mask, 0.5)
+    mask = dropout.spatial_dropout_mask(rng, x.shape, 0.5)
+    out = dropout.spatial_dropout_forward(x, mask, 0.5)
     per_channel_zero = (out == 0).all(axis=(2, 3))
     np.testing.assert_array_equal(per_channel_zero, ~mask)
     np.testing.assert_allclose(out[mask], 2 * x[mask])
@@ -106,53 +109,63 @@ def test_spatial_dropout_zeroes_whole_channels():
 # --------------------------------------------------------------------------------------------
 # torch twins (cpu and cuda) and PyTorch's built-ins as ground truth
 # --------------------------------------------------------------------------------------------
-def test_twins_agree(device):
-    rng = np.random.default_rng(6)
-    x = rng.standard_normal((8, 9))
-    mask = D.dropout_mask(rng, x.shape, 0.7)
-    xt, mt = _t(x, device), _t(mask, device)
-    pairs = [
-        (D.inverted_dropout_forward(x, mask, 0.7), D.inverted_dropout_forward_torch(xt, mt, 0.7)),
-        (D.inverted_dropout_backward(x, mask, 0.7),
-         D.inverted_dropout_backward_torch(xt, mt, 0.7)),
-        (D.vanilla_dropout_forward(x, mask), D.vanilla_dropout_forward_torch(xt, mt)),
-        (D.vanilla_dropout_backward(x, mask), D.vanilla_dropout_backward_torch(xt, mt)),
-        (D.vanilla_dropout_predict(x, 0.7), D.vanilla_dropout_predict_torch(xt, 0.7)),
-    ]
-    w, b = rng.standard_normal((9, 3)), rng.standard_normal(3)
-    wm = D.dropout_mask(rng, w.shape, 0.6)
-    pairs.append((D.dropconnect_forward(x, w, b, wm, 0.6),
-                  D.dropconnect_forward_torch(xt, _t(w, device), _t(b, device), _t(wm, device),
-                                              0.6)))
-    dout = rng.standard_normal((8, 3))
-    for a, t in zip(D.dropconnect_backward(dout, x, w, wm, 0.6),
-                    D.dropconnect_backward_torch(_t(dout, device), xt, _t(w, device),
-                                                 _t(wm, device), 0.6), strict=True):
-        pairs.append((a, t))
-    maps = rng.standard_normal((2, 3, 4, 4))
-    cm = D.spatial_dropout_mask(rng, maps.shape, 0.5)
-    pairs.append((D.spatial_dropout_forward(maps, cm, 0.5),
-                  D.spatial_dropout_forward_torch(_t(maps, device), _t(cm, device), 0.5)))
-    weights = [rng.standard_normal((9, 9)) / 3 for _ in range(3)]
-    surv, gates = [0.9, 0.7, 0.5], np.array([True, False, True])
-    tw = [_t(v, device) for v in weights]
-    pairs.append((D.residual_stack_forward(x, weights, surv),
-                  D.residual_stack_forward_torch(xt, tw, surv)))
-    pairs.append((D.residual_stack_forward(x, weights, surv, gates),
-                  D.residual_stack_forward_torch(xt, tw, surv, gates)))
-    for ref, twin in pairs:
-        assert twin.device.type == device.type and twin.dtype == torch.float64
-        np.testing.assert_allclose(to_numpy(twin), ref, rtol=1e-12, atol=1e-12)
+def _twin(torch_fn):
+    """The torch twin with its ``mask`` as a bool tensor on the device of its other tensors
+    (the harness moves float arrays only); every tensor it returns must stay float64."""
+    def call(**kwargs):
+        where = next(v.device for v in kwargs.values() if isinstance(v, torch.Tensor))
+        if "mask" in kwargs:
+            kwargs["mask"] = torch.as_tensor(kwargs["mask"], device=where)
+        out = torch_fn(**kwargs)
+        for t in out if isinstance(out, tuple) else (out,):
+            assert t.dtype == torch.float64, (torch_fn.__name__, t.dtype)
+        return out
+    return call
+
+
+def _twin_table():
+    """NumPy function name -> its cases (keyword arguments); its twin is ``name + "_torch"``."""
+    r = np.random.default_rng(6)
+    x = r.standard_normal((8, 9))
+    mask = dropout.dropout_mask(r, x.shape, 0.7)
+    w, b = r.standard_normal((9, 3)), r.standard_normal(3)
+    wm = dropout.dropout_mask(r, w.shape, 0.6)
+    dout = r.standard_normal((8, 3))
+    maps = r.standard_normal((2, 3, 4, 4))
+    channels = dropout.spatial_dropout_mask(r, maps.shape, 0.5)
+    stack = {"x": x, "weights": [r.standard_normal((9, 9)) / 3 for _ in range(3)],
+             "survival": [0.9, 0.7, 0.5]}
+    return {
+        "inverted_dropout_forward": [{"x": x, "mask": mask, "keep_prob": 0.7}],
+        "inverted_dropout_backward": [{"dout": x, "mask": mask, "keep_prob": 0.7}],
+        "vanilla_dropout_forward": [{"x": x, "mask": mask}],
+        "vanilla_dropout_backward": [{"dout": x, "mask": mask}],
+        "vanilla_dropout_predict": [{"x": x, "keep_prob": 0.7}],
+        "dropconnect_forward": [{"x": x, "w": w, "b": b, "mask": wm, "keep_prob": 0.6}],
+        "dropconnect_backward": [{"dout": dout, "x": x, "w": w, "mask": wm, "keep_prob": 0.6}],
+        "spatial_dropout_forward": [{"x": maps, "mask": channels, "keep_prob": 0.5}],
+        # test time (every block, its branch scaled) and one training draw of the gates
+        "residual_stack_forward": [stack, dict(stack, gates=np.array([True, False, True]))],
+    }
+
+
+TWIN_CASES = _twin_table()
+
+
+@pytest.mark.parametrize("name", TWIN_CASES)
+def test_twins_agree(name, device):
+    assert_twins_agree(getattr(dropout, name), _twin(getattr(dropout, name + "_torch")),
+                       TWIN_CASES[name], device, rtol=1e-12, atol=1e-12)
 
 
 def test_torch_samplers_on_device(device):
     gen = torch_generator(0, device)
-    mask = D.dropout_mask_torch(gen, (300, 300), 0.75)
+    mask = dropout.dropout_mask_torch(gen, (300, 300), 0.75)
     assert mask.device.type == device.type and mask.dtype == torch.bool
     assert abs(mask.float().mean().item() - 0.75) < 0.01
-    cm = D.spatial_dropout_mask_torch(gen, (5, 7, 3, 3), 0.5)
+    cm = dropout.spatial_dropout_mask_torch(gen, (5, 7, 3, 3), 0.5)
     assert tuple(cm.shape) == (5, 7)
-    gates = D.stochastic_depth_gates_torch(gen, [1.0, 1.0])
+    gates = dropout.stochastic_depth_gates_torch(gen, [1.0, 1.0])
     assert gates.all()
 
 
@@ -163,22 +176,22 @@ def test_ours_equals_torch_dropout_with_one_minus_keep_prob(device):
     for keep_prob in (0.9, 0.75, 0.5, 0.2):
         torch.manual_seed(0)
         theirs = F.dropout(x, p=1 - keep_prob, training=True)
-        mask = D.mask_from_torch_output(theirs)
-        ours = D.inverted_dropout_forward_torch(x, mask, keep_prob)
+        mask = dropout.mask_from_torch_output(theirs)
+        ours = dropout.inverted_dropout_forward_torch(x, mask, keep_prob)
         torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=0)
         # the pitfall: passing keep_prob as torch's p keeps the wrong share of units
         torch.manual_seed(0)
         wrong = F.dropout(x, p=keep_prob, training=True)
         if keep_prob != 0.5:
             assert abs((wrong != 0).double().mean().item() - keep_prob) > 0.2
-        ours_np = D.inverted_dropout_forward(to_numpy(x), to_numpy(mask), keep_prob)
+        ours_np = dropout.inverted_dropout_forward(to_numpy(x), to_numpy(mask), keep_prob)
         np.testing.assert_allclose(ours_np, to_numpy(theirs), rtol=1e-12)
     x.requires_grad_(True)
     torch.manual_seed(1)
     out = F.dropout(x, p=0.3, training=True)
     dout = torch.randn_like(out)
     (grad,) = torch.autograd.grad(out, x, dout)
-    ours = D.inverted_dropout_backward_torch(dout, D.mask_from_torch_output(out.detach()), 0.7)
+    ours = dropout.inverted_dropout_backward_torch(dout, dropout.mask_from_torch_output(out.detach()), 0.7)
     torch.testing.assert_close(ours, grad, rtol=1e-12, atol=0)
 
 
@@ -190,12 +203,12 @@ def test_spatial_equals_torch_dropout2d(device):
     theirs = layer(x)
     channel_mask = (theirs != 0).all(dim=(2, 3))
     assert torch.equal(channel_mask, (theirs != 0).any(dim=(2, 3)))  # whole channels
-    ours = D.spatial_dropout_forward_torch(x, channel_mask, 0.6)
+    ours = dropout.spatial_dropout_forward_torch(x, channel_mask, 0.6)
     torch.testing.assert_close(ours, theirs, rtol=1e-12, atol=0)
 
 
 def test_make_dropout_mlp_uses_drop_probability():
-    model = D.make_dropout_mlp([64, 32, 10], keep_prob=0.75)
+    model = dropout.make_dropout_mlp([64, 32, 10], keep_prob=0.75)
     drops = [m for m in model if isinstance(m, torch.nn.Dropout)]
     assert len(drops) == 1 and drops[0].p == pytest.approx(0.25)
 
@@ -207,21 +220,21 @@ def test_error_messages():
     x = np.ones((2, 3))
     with pytest.raises(ValueError, match=r"KEEPING.*nn.Dropout\(p\) takes the probability of "
                                          r"DROPPING"):
-        D.inverted_dropout_forward(x, np.ones((2, 3), bool), 0.0)
+        dropout.inverted_dropout_forward(x, np.ones((2, 3), bool), 0.0)
     with pytest.raises(ValueError, match="in \\(0, 1\\]"):
-        D.dropout_mask(np.random.default_rng(0), (2,), 1.5)
+        dropout.dropout_mask(np.random.default_rng(0), (2,), 1.5)
     with pytest.raises(TypeError, match="probability of KEEPING"):
-        D.vanilla_dropout_predict(x, "0.5")
+        dropout.vanilla_dropout_predict(x, "0.5")
     with pytest.raises(ValueError, match=r"mask must have the shape of x, \(2, 3\)"):
-        D.inverted_dropout_forward(x, np.ones((3, 2), bool), 0.5)
+        dropout.inverted_dropout_forward(x, np.ones((3, 2), bool), 0.5)
     with pytest.raises(TypeError, match="np.random.Generator"):
-        D.dropout_mask(0, (2,), 0.5)
+        dropout.dropout_mask(0, (2,), 0.5)
     with pytest.raises(ValueError, match=r"mask must have shape \(N, C\)"):
-        D.spatial_dropout_forward(np.ones((2, 3, 4, 4)), np.ones((2, 3, 4, 4), bool), 0.5)
+        dropout.spatial_dropout_forward(np.ones((2, 3, 4, 4)), np.ones((2, 3, 4, 4), bool), 0.5)
     with pytest.raises(ValueError, match="one entry per weight"):
-        D.dropconnect_forward(x, np.ones((3, 2)), np.zeros(2), np.ones((2, 3), bool), 0.5)
+        dropout.dropconnect_forward(x, np.ones((3, 2)), np.zeros(2), np.ones((2, 3), bool), 0.5)
     with pytest.raises(TypeError, match="NumPy array here"):
-        D.inverted_dropout_forward(torch.ones(2), np.ones(2, bool), 0.5)
+        dropout.inverted_dropout_forward(torch.ones(2), np.ones(2, bool), 0.5)
 
 
 # --------------------------------------------------------------------------------------------
@@ -229,11 +242,11 @@ def test_error_messages():
 # --------------------------------------------------------------------------------------------
 def test_four_masks_average_to_half():
     w, xy = np.array([0.7, -1.3]), np.array([2.0, 0.5])
-    res = D.expected_over_masks(w, xy, keep_prob=0.5)
+    res = dropout.expected_over_masks(w, xy, keep_prob=0.5)
     assert res["masks"].shape == (4, 2) and np.allclose(res["prob"], 0.25)
     assert res["mean"] == pytest.approx(0.5 * (w @ xy), rel=1e-12)
     assert res["predict"] == pytest.approx(res["mean"], rel=1e-12)
-    three = D.expected_over_masks([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], keep_prob=0.8)
+    three = dropout.expected_over_masks([1.0, 2.0, 3.0], [1.0, 1.0, 1.0], keep_prob=0.8)
     assert three["prob"].sum() == pytest.approx(1.0)
     assert three["mean"] == pytest.approx(0.8 * 6.0)
 
@@ -245,7 +258,7 @@ def test_monte_carlo_mean_matches_test_time(seed):
     h = np.maximum(rng.standard_normal((32, 128)), 0)
     w = rng.standard_normal((128, 10)) / np.sqrt(128)
     for inverted in (True, False):
-        res = D.monte_carlo_check(rng, h, w, 0.5, 2000, inverted=inverted)
+        res = dropout.monte_carlo_check(rng, h, w, 0.5, 2000, inverted=inverted)
         assert res["rel_error"] < 0.04
         assert res["running"][9] > 3 * res["rel_error"]  # 10 masks: sqrt(200) ~ 14x worse
 
@@ -255,24 +268,24 @@ def test_stochastic_depth_one_block_exact_stack_close(seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((16, 32))
     w = [rng.standard_normal((32, 32)) * 0.1 for _ in range(4)]
-    one = D.stochastic_depth_check(rng, x, w[:1], [0.5], 4000)
-    stack = D.stochastic_depth_check(rng, x, w, D.linear_survival(4, 0.5), 4000)
+    one = dropout.stochastic_depth_check(rng, x, w[:1], [0.5], 4000)
+    stack = dropout.stochastic_depth_check(rng, x, w, dropout.linear_survival(4, 0.5), 4000)
     assert one["rel_error"] < 0.02
     assert stack["rel_error"] < 0.05
-    assert stack["blocks_run"] == pytest.approx(D.linear_survival(4, 0.5).sum(), abs=0.05)
-    np.testing.assert_allclose(D.linear_survival(4, 0.5), [0.875, 0.75, 0.625, 0.5])
+    assert stack["blocks_run"] == pytest.approx(dropout.linear_survival(4, 0.5).sum(), abs=0.05)
+    np.testing.assert_allclose(dropout.linear_survival(4, 0.5), [0.875, 0.75, 0.625, 0.5])
 
 
 def test_mc_dropout_twins_and_keep_one(device):
     rng = np.random.default_rng(7)
     x, w1, b1 = rng.standard_normal((6, 8)), rng.standard_normal((8, 16)), rng.standard_normal(16)
     w2, b2 = rng.standard_normal((16, 4)), rng.standard_normal(4)
-    mean, std = D.mc_dropout_predict(x, w1, b1, w2, b2, 1.0, np.random.default_rng(0), 5)
+    mean, std = dropout.mc_dropout_predict(x, w1, b1, w2, b2, 1.0, np.random.default_rng(0), 5)
     assert np.allclose(std, 0) and np.allclose(mean.sum(1), 1)
-    mean, std = D.mc_dropout_predict(x, w1, b1, w2, b2, 0.5, np.random.default_rng(0), 50)
+    mean, std = dropout.mc_dropout_predict(x, w1, b1, w2, b2, 0.5, np.random.default_rng(0), 50)
     assert (std > 0).any() and np.allclose(mean.sum(1), 1)
     gen = torch_generator(0, device)
-    tm, ts = D.mc_dropout_predict_torch(*(_t(a, device) for a in (x, w1, b1, w2, b2)), 0.5,
+    tm, ts = dropout.mc_dropout_predict_torch(*(_t(a, device) for a in (x, w1, b1, w2, b2)), 0.5,
                                         gen, 50)
     assert tm.device.type == device.type
     np.testing.assert_allclose(to_numpy(tm).sum(1), 1)
@@ -280,8 +293,8 @@ def test_mc_dropout_twins_and_keep_one(device):
 
 def test_numpy_trainer_identity_at_keep_one():
     splits = small_digits(np.random.default_rng(0), n_train=50, n_val=50)
-    a = D.train_numpy_dropout_mlp(splits, keep_prob=1.0, epochs=5)
-    b = D.train_numpy_dropout_mlp(splits, lambda h, m, k: h, lambda d, m, k: d,
+    a = dropout.train_numpy_dropout_mlp(splits, keep_prob=1.0, epochs=5)
+    b = dropout.train_numpy_dropout_mlp(splits, lambda h, m, k: h, lambda d, m, k: d,
                                   keep_prob=1.0, epochs=5)
     assert a == b
 
@@ -295,8 +308,8 @@ def test_graded_experiment_margin():
     for seed in range(8):
         splits = small_digits(np.random.default_rng(seed))
         with few_threads(None, blas=True):
-            base = D.train_numpy_dropout_mlp(splits, keep_prob=1.0, seed=seed)
-            drop = D.train_numpy_dropout_mlp(splits, keep_prob=0.5, seed=seed)
+            base = dropout.train_numpy_dropout_mlp(splits, keep_prob=1.0, seed=seed)
+            drop = dropout.train_numpy_dropout_mlp(splits, keep_prob=0.5, seed=seed)
         base_gap, drop_gap = (r["val_loss"] - r["train_loss"] for r in (base, drop))
         narrowed.append(base_gap - drop_gap)
         assert base_gap - drop_gap >= 0.003, seed
@@ -317,14 +330,14 @@ def test_graded_experiment_asks_the_functions_twice_on_the_pool():
             return fn(x, mask, keep_prob)
         return call
 
-    D.train_numpy_dropout_mlp(splits, spy(D.inverted_dropout_forward),
-                              spy(D.inverted_dropout_backward), keep_prob=0.5, epochs=20,
+    dropout.train_numpy_dropout_mlp(splits, spy(dropout.inverted_dropout_forward),
+                              spy(dropout.inverted_dropout_backward), keep_prob=0.5, epochs=20,
                               pool=8)
     assert calls == [((8, 60, 256), np.float32, (8, 60, 256), 0.5)] * 2
-    base = D.train_numpy_dropout_mlp(splits, keep_prob=1.0, epochs=20)
-    ignored = D.train_numpy_dropout_mlp(splits, lambda h, m, k: h, lambda d, m, k: d,
+    base = dropout.train_numpy_dropout_mlp(splits, keep_prob=1.0, epochs=20)
+    ignored = dropout.train_numpy_dropout_mlp(splits, lambda h, m, k: h, lambda d, m, k: d,
                                         keep_prob=0.5, epochs=20)
-    real = D.train_numpy_dropout_mlp(splits, keep_prob=0.5, epochs=20)
+    real = dropout.train_numpy_dropout_mlp(splits, keep_prob=0.5, epochs=20)
     assert ignored == base and real != base
 
 
@@ -338,8 +351,8 @@ LECTURE = dict(hidden=(256, 256), lr=0.1, epochs=100, batch_size=32)
 def sweep():
     splits = {s: small_digits(np.random.default_rng(s)) for s in range(4)}
     with few_threads():
-        result = D.keep_prob_sweep(splits, (1.0, 0.9, 0.75, 0.5), keep_models=True, **LECTURE)
-        compare = D.regularizer_comparison(splits, keep_prob=0.5, weight_decay=1e-2,
+        result = dropout.keep_prob_sweep(splits, (1.0, 0.9, 0.75, 0.5), keep_models=True, **LECTURE)
+        compare = dropout.regularizer_comparison(splits, keep_prob=0.5, weight_decay=1e-2,
                                            reuse=result, **LECTURE)
     return splits, result, compare
 
@@ -385,8 +398,8 @@ def test_mc_dropout_spread_grows_on_corrupted_digits(sweep):
     splits, s, _ = sweep
     for seed, model in enumerate(s[0.5]["models"][:3]):
         Xv, yv = splits[seed]["val"].X, splits[seed]["val"].y
-        noisy = D.corrupt_digits(np.random.default_rng(100 + seed), Xv, noise=0.5)
-        u = D.mc_uncertainty(model, Xv, yv, noisy, n_samples=100, seed=seed)
+        noisy = dropout.corrupt_digits(np.random.default_rng(100 + seed), Xv, noise=0.5)
+        u = dropout.mc_uncertainty(model, Xv, yv, noisy, n_samples=100, seed=seed)
         assert u["corrupt_std"].mean() > 1.5 * u["clean_std"].mean()
         assert u["corrupt_acc"] < u["clean_acc"] - 0.1
         assert u["corrupt_conf"] < u["clean_conf"] - 0.1
@@ -395,7 +408,7 @@ def test_mc_dropout_spread_grows_on_corrupted_digits(sweep):
 def _tiny_sweep():
     splits = {0: small_digits(np.random.default_rng(0), n_train=60, n_val=60)}
     with few_threads():
-        return D.keep_prob_sweep(splits, (1.0, 0.5), hidden=(16,), epochs=3, batch_size=32)
+        return dropout.keep_prob_sweep(splits, (1.0, 0.5), hidden=(16,), epochs=3, batch_size=32)
 
 
 def test_explorer_update_picks_nearest_setting():
@@ -450,7 +463,7 @@ def test_widget_and_figures_build_headless():
     slider.value = slider.min
     assert "keep_prob 0.5" in box.children[1].value
     rng = np.random.default_rng(0)
-    mc = D.monte_carlo_check(rng, np.ones((2, 3)), np.ones((3, 2)), 0.5, 20)
+    mc = dropout.monte_carlo_check(rng, np.ones((2, 3)), np.ones((3, 2)), 0.5, 20)
     figs = [plots.plot_monte_carlo({"a": mc["running"]}), plots.plot_sweep(s),
             plots.plot_mc_spread(rng.random(10), rng.random(10))]
     for fig in figs:
@@ -459,10 +472,10 @@ def test_widget_and_figures_build_headless():
 
 def test_dropout_test_time():
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
-    same = D.dropout_test_time(x, 0.8, inverted=True)
+    same = dropout.dropout_test_time(x, 0.8, inverted=True)
     assert same is not x and same.dtype == np.float32
     np.testing.assert_array_equal(same, x)
-    np.testing.assert_allclose(D.dropout_test_time(x, 0.8, inverted=False), 0.8 * x)
+    np.testing.assert_allclose(dropout.dropout_test_time(x, 0.8, inverted=False), 0.8 * x)
 
 
 def test_the_assignments_checks_catch_the_classic_mistakes():
@@ -474,21 +487,21 @@ def test_the_assignments_checks_catch_the_classic_mistakes():
     x = r.standard_normal((3, 4))
     cases = [{"x": x, "mask": r.random((3, 4)) < 0.5, "keep_prob": 0.5},
              {"x": x, "mask": r.random((3, 4)) < 0.8, "keep_prob": 0.8}]
-    check_function(D.inverted_dropout_forward, D.inverted_dropout_forward, cases)
+    check_function(dropout.inverted_dropout_forward, dropout.inverted_dropout_forward, cases)
     mistakes = {
         "unscaled": lambda x, mask, keep_prob: x * mask,
         "keep_prob as drop prob": lambda x, mask, keep_prob: x * mask / (1 - keep_prob),
     }
     for fn in mistakes.values():
         with pytest.raises(AssertionError, match="is wrong at"):
-            check_function(fn, D.inverted_dropout_forward, cases, name="forward")
+            check_function(fn, dropout.inverted_dropout_forward, cases, name="forward")
     fresh = lambda dout, mask, keep_prob: (  # noqa: E731
         dout * (np.random.default_rng(9).random(dout.shape) < keep_prob) / keep_prob)
     back_cases = [{"dout": c["x"], "mask": c["mask"], "keep_prob": c["keep_prob"]}
                   for c in cases]
     with pytest.raises(AssertionError, match="is wrong at"):
-        check_function(fresh, D.inverted_dropout_backward, back_cases, name="backward")
+        check_function(fresh, dropout.inverted_dropout_backward, back_cases, name="backward")
     twice = lambda x, keep_prob, inverted=True: x * keep_prob  # noqa: E731
     with pytest.raises(AssertionError, match="is wrong at"):
-        check_function(twice, D.dropout_test_time,
+        check_function(twice, dropout.dropout_test_time,
                        [{"x": x, "keep_prob": 0.8, "inverted": True}], name="test_time")

@@ -4,43 +4,43 @@ import numpy as np
 import pytest
 import torch
 
-from tnn import gradcheck as G
+from tnn import gradcheck
 
 
 def test_numerical_gradient_of_a_quadratic_matches_the_formula(rng):
     a = rng.standard_normal((4, 3))
     x = rng.standard_normal((4, 3))
-    grad = G.numerical_gradient(lambda z: float(np.sum(a * z**2)), x)
-    assert G.relative_error(grad, 2 * a * x) < 1e-8
+    grad = gradcheck.numerical_gradient(lambda z: float(np.sum(a * z**2)), x)
+    assert gradcheck.relative_error(grad, 2 * a * x) < 1e-8
 
 
 def test_numerical_gradient_array_is_a_vector_jacobian_product(rng):
     x = rng.standard_normal((5, 2))
     dout = rng.standard_normal((5, 2))
-    dx = G.numerical_gradient_array(np.tanh, x, dout)
-    assert G.relative_error(dx, dout * (1 - np.tanh(x) ** 2)) < 1e-8
+    dx = gradcheck.numerical_gradient_array(np.tanh, x, dout)
+    assert gradcheck.relative_error(dx, dout * (1 - np.tanh(x) ** 2)) < 1e-8
     with pytest.raises(ValueError, match="shape"):
-        G.numerical_gradient_array(np.tanh, x, dout[:2])
+        gradcheck.numerical_gradient_array(np.tanh, x, dout[:2])
 
 
 def test_check_gradient_passes_right_and_explains_wrong(rng):
     x = rng.standard_normal(6)
-    numeric = G.numerical_gradient_array(np.sin, x, np.ones(6))
-    assert G.check_gradient(np.cos(x), numeric) < 1e-8
+    numeric = gradcheck.numerical_gradient_array(np.sin, x, np.ones(6))
+    assert gradcheck.check_gradient(np.cos(x), numeric) < 1e-8
     with pytest.raises(AssertionError, match="constant factor"):
-        G.check_gradient(2 * np.cos(x), numeric)
+        gradcheck.check_gradient(2 * np.cos(x), numeric)
     with pytest.raises(AssertionError, match="relative error"):
-        G.check_gradient(-np.sin(x), numeric)
+        gradcheck.check_gradient(-np.sin(x), numeric)
     with pytest.raises(AssertionError, match="shape"):
-        G.check_gradient(np.cos(x)[:3], numeric)
+        gradcheck.check_gradient(np.cos(x)[:3], numeric)
     with pytest.raises(AssertionError, match="None"):
-        G.check_gradient(None, numeric)
+        gradcheck.check_gradient(None, numeric)
 
 
 def test_input_is_not_modified(rng):
     x = rng.standard_normal(3)
     before = x.copy()
-    G.numerical_gradient(lambda z: float(z @ z), x)
+    gradcheck.numerical_gradient(lambda z: float(z @ z), x)
     np.testing.assert_array_equal(x, before)
 
 

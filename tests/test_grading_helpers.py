@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from tnn import activations as A
+from tnn import activations
 from tnn.grading import (
     assert_close,
     check_function,
@@ -29,36 +29,36 @@ def fails_with(pattern, fn, *args, **kwargs):
 
 def test_correct_answer_passes_and_returns_none():
     # None on purpose: nbgrader reads a number left as a cell's last value as partial credit
-    assert check_function(A.sigmoid, A.sigmoid, elementwise_cases(0)) is None
+    assert check_function(activations.sigmoid, activations.sigmoid, elementwise_cases(0)) is None
 
 
 def test_none_return():
     def sigmoid(x):
         1 / (1 + np.exp(-x))
 
-    fails_with(r"sigmoid returned None.*forget the `return`", check_function, sigmoid, A.sigmoid,
+    fails_with(r"sigmoid returned None.*forget the `return`", check_function, sigmoid, activations.sigmoid,
                [{"x": X}])
 
 
 def test_wrong_shape():
     fails_with(r"returned shape \(3, 1\).*expected shape \(3,\)", check_function,
-               lambda x: A.sigmoid(x)[:, None], A.sigmoid, [{"x": X}], name="sigmoid")
+               lambda x: activations.sigmoid(x)[:, None], activations.sigmoid, [{"x": X}], name="sigmoid")
 
 
 def test_boolean_and_object_dtype():
     msg = fails_with(r"relu_grad returned a boolean array.*astype", check_function,
-                     lambda x: x > 0, A.relu_grad, [{"x": X}], name="relu_grad")
+                     lambda x: x > 0, activations.relu_grad, [{"x": X}], name="relu_grad")
     assert "Hint" not in msg or "astype" in msg
     fails_with(r"returned values of dtype object", check_function,
-               lambda x: np.array([object()] * 3), A.relu, [{"x": X}], name="relu")
+               lambda x: np.array([object()] * 3), activations.relu, [{"x": X}], name="relu")
 
 
 def test_list_and_tensor_and_string():
     fails_with(r"returned a list.*ndarray of shape \(3,\)", check_function,
-               lambda x: list(A.relu(x)), A.relu, [{"x": X}], name="relu")
+               lambda x: list(activations.relu(x)), activations.relu, [{"x": X}], name="relu")
     fails_with(r"returned a torch.Tensor", check_function,
-               lambda x: torch.tensor(x), A.relu, [{"x": X}], name="relu")
-    fails_with(r"returned str", check_function, lambda x: "0.5", A.sigmoid, [{"x": 0.0}],
+               lambda x: torch.tensor(x), activations.relu, [{"x": X}], name="relu")
+    fails_with(r"returned str", check_function, lambda x: "0.5", activations.sigmoid, [{"x": 0.0}],
                name="sigmoid")
 
 
@@ -68,7 +68,7 @@ def test_nan_message_names_the_input():
             return np.exp(x) / np.exp(x).sum() * 0 + np.exp(x) / (np.exp(x) + 1)
 
     msg = fails_with(r"not a finite number.*x\[1\] = 1000.*overflow", check_function, naive,
-                     A.sigmoid, [{"x": np.array([0.0, 1000.0])}], name="sigmoid")
+                     activations.sigmoid, [{"x": np.array([0.0, 1000.0])}], name="sigmoid")
     assert "expected" not in msg or "answer is 1" in msg
 
 
@@ -76,7 +76,7 @@ def test_wrong_values_show_expected_got_max_error_and_hint():
     msg = fails_with(
         r"sigmoid_grad is wrong at 3 of 3 positions.*x\[0\] = -10 expected 4.53958e-05, got "
         r".*Max abs error .*Hint: s\(1-s\)",
-        check_function, lambda x: A.sigmoid(x) * (1 - x), A.sigmoid_grad, [{"x": X}],
+        check_function, lambda x: activations.sigmoid(x) * (1 - x), activations.sigmoid_grad, [{"x": X}],
         name="sigmoid_grad", hint="s(1-s)")
     assert "allowed" in msg
 
@@ -85,14 +85,14 @@ def test_exceptions_in_student_code_are_reported_with_the_input():
     def broken(x):
         raise NotImplementedError()
 
-    fails_with(r"not implemented yet", check_function, broken, A.relu, [{"x": X}])
+    fails_with(r"not implemented yet", check_function, broken, activations.relu, [{"x": X}])
 
     def overflow(x):
         with np.errstate(over="raise"):
             return 1 / (1 + np.exp(-x))
 
     fails_with(r"raised FloatingPointError: overflow.*x of shape \(2,\)", check_function,
-               overflow, A.sigmoid, [{"x": np.array([-1000.0, 1000.0])}])
+               overflow, activations.sigmoid, [{"x": np.array([-1000.0, 1000.0])}])
 
 
 def test_input_mutation_cannot_fool_the_reference():
@@ -100,7 +100,7 @@ def test_input_mutation_cannot_fool_the_reference():
         x[:] = 0.0
         return np.zeros_like(x)
 
-    fails_with(r"wrong", check_function, mutating, A.relu, [{"x": np.array([1.0, 2.0])}])
+    fails_with(r"wrong", check_function, mutating, activations.relu, [{"x": np.array([1.0, 2.0])}])
 
 
 def test_always_equal_object_gets_zero():
@@ -108,15 +108,15 @@ def test_always_equal_object_gets_zero():
         def __eq__(self, other):
             return True
 
-    fails_with(r"wrong", check_function, lambda x: np.zeros_like(x).view(Liar), A.sigmoid,
+    fails_with(r"wrong", check_function, lambda x: np.zeros_like(x).view(Liar), activations.sigmoid,
                [{"x": X}])
 
 
 def test_dtype_is_checked_only_when_asked():
     x32 = X.astype(np.float32)
-    check_function(lambda x: A.relu(x).astype(np.float64), A.relu, [{"x": x32}])
+    check_function(lambda x: activations.relu(x).astype(np.float64), activations.relu, [{"x": x32}])
     fails_with(r"returned dtype float64.*expected float32", check_function,
-               lambda x: A.relu(x).astype(np.float64), A.relu, [{"x": x32}], keep_dtype=True)
+               lambda x: activations.relu(x).astype(np.float64), activations.relu, [{"x": x32}], keep_dtype=True)
 
 
 def test_assert_close_tolerances_and_infinities():
@@ -125,14 +125,14 @@ def test_assert_close_tolerances_and_infinities():
 
 
 def test_torch_checks(device):
-    check_torch_function(A.elu_torch, A.elu, [X, X.astype(np.float32)], device)
+    check_torch_function(activations.elu_torch, activations.elu, [X, X.astype(np.float32)], device)
     fails_with(r"expected a torch.Tensor", check_torch_function,
-               lambda x: x.cpu().numpy(), A.elu, [X], device, name="elu_torch")
+               lambda x: x.cpu().numpy(), activations.elu, [X], device, name="elu_torch")
     fails_with(r"returned dtype torch.float32 for a torch.float64", check_torch_function,
-               lambda x: A.elu_torch(x).float(), A.elu, [X], device, name="elu_torch")
+               lambda x: activations.elu_torch(x).float(), activations.elu, [X], device, name="elu_torch")
     if device.type == "cuda":
         fails_with(r"keep the computation on the input's device", check_torch_function,
-                   lambda x: A.elu_torch(x).cpu(), A.elu, [X], device, name="elu_torch")
+                   lambda x: activations.elu_torch(x).cpu(), activations.elu, [X], device, name="elu_torch")
 
 
 def test_warnings_go_to_stdout(capsys):

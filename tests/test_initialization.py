@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import to_numpy
+from conftest import assert_backward_matches_numerical, assert_twins_agree, to_numpy
 
 from tnn import initialization
 from tnn.device import median_seconds, torch_generator
@@ -311,31 +311,34 @@ def test_backward_view_gradient_std_per_layer():
 # --------------------------------------------------------------- one layer, forward and backward
 @pytest.mark.parametrize("activation", ["tanh", "relu", "leaky_relu", "sigmoid"])
 def test_layer_backward_matches_autograd_and_numerical_gradient(activation, device):
-    from tnn.gradcheck import check_gradient, numerical_gradient_array
-
     rng = np.random.default_rng(21)
     h_in, w, dout = rng.standard_normal((5, 7)), 0.6 * rng.standard_normal((7, 4)), rng.standard_normal((5, 4))
     dh, dw = initialization.layer_backward(dout, h_in, w, activation)
     assert dh.shape == h_in.shape and dw.shape == w.shape and dh.dtype == dw.dtype == np.float64
     # numerical: centred differences of the forward pass (inputs sit far from ReLU's kink)
     assert np.abs(h_in @ w).min() > 1e-3
-    num_dh = numerical_gradient_array(lambda h: initialization.layer_forward(h, w, activation), h_in, dout)
-    num_dw = numerical_gradient_array(lambda v: initialization.layer_forward(h_in, v, activation), w, dout)
-    assert check_gradient(dh, num_dh, "dh_in") < 1e-8
-    assert check_gradient(dw, num_dw, "dw") < 1e-8
+    assert_backward_matches_numerical(  # dL/dh_in
+        lambda h: initialization.layer_forward(h, w, activation),
+        lambda h, d: initialization.layer_backward(d, h, w, activation)[0], h_in, dout,
+        tolerance=1e-8)
+    assert_backward_matches_numerical(  # dL/dW
+        lambda v: initialization.layer_forward(h_in, v, activation),
+        lambda v, d: initialization.layer_backward(d, h_in, v, activation)[1], w, dout,
+        tolerance=1e-8)
+    # the torch twins, forward and backward by hand (no autograd), on the device
+    case = {"h_in": h_in, "w": w, "activation": activation}
+    assert_twins_agree(initialization.layer_forward, initialization.layer_forward_torch, [case],
+                       device, rtol=1e-12, atol=0)
+    assert_twins_agree(initialization.layer_backward, initialization.layer_backward_torch,
+                       [dict(case, dout=dout)], device, rtol=1e-10, atol=1e-12)
     # autograd, on the device, float64
     ht = torch.tensor(h_in, device=device, requires_grad=True)
     wt = torch.tensor(w, device=device, requires_grad=True)
-    out = initialization.layer_forward_torch(ht, wt, activation)
-    np.testing.assert_allclose(to_numpy(out), initialization.layer_forward(h_in, w, activation), rtol=1e-12)
-    out.backward(torch.tensor(dout, device=device))
+    initialization.layer_forward_torch(ht, wt, activation).backward(torch.tensor(dout, device=device))
     np.testing.assert_allclose(to_numpy(ht.grad), dh, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(to_numpy(wt.grad), dw, rtol=1e-10, atol=1e-12)
-    # the torch twin, by hand (no autograd), agrees too and stays on the device
-    tdh, tdw = initialization.layer_backward_torch(dout, torch.tensor(h_in, device=device), w, activation)
-    assert tdh.device.type == device.type and tdh.dtype == torch.float64
-    np.testing.assert_allclose(to_numpy(tdh), dh, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(to_numpy(tdw), dw, rtol=1e-10, atol=1e-12)
+    tdh, _ = initialization.layer_backward_torch(dout, torch.tensor(h_in, device=device), w, activation)
+    assert tdh.dtype == torch.float64  # NumPy dout and w move to h_in's device
 
 
 def test_layer_backward_keeps_float32_and_feeds_layer_statistics():
@@ -365,15 +368,23 @@ def test_experiment_twins_agree(device):
     rng = np.random.default_rng(7)
     x, unit = initialization.sample_experiment(rng, depth=4, width=128, batch=32, dtype=np.float64)
     dout = rng.standard_normal((32, 128))
-    ours = initialization.init_experiment(x, unit, backward=True, dout=dout)
-    theirs = initialization.init_experiment_torch(torch.tensor(x, device=device), unit, backward=True,
-                                     dout=dout)
+    keys = ("mean", "std", "sq_mean", "pre_mean", "pre_std", "grad_std", "weight_grad_std",
+            "activations")
+    results = []  # the whole results, NumPy's then torch's
+
+    def figures(experiment):
+        def run(**kwargs):
+            results.append(experiment(**kwargs))
+            return {label: {key: stats[key] for key in keys}
+                    for label, stats in results[-1].items()}
+        return run
+
+    assert_twins_agree(figures(initialization.init_experiment),
+                       figures(initialization.init_experiment_torch),
+                       [{"x": x, "unit_weights": unit, "backward": True, "dout": dout}], device,
+                       rtol=1e-9, atol=1e-12)
+    ours, theirs = results
     for label in ours:
-        for key in ("mean", "std", "sq_mean", "pre_mean", "pre_std", "grad_std",
-                    "weight_grad_std"):
-            np.testing.assert_allclose(theirs[label][key], ours[label][key], rtol=1e-9,
-                                       atol=1e-12, err_msg=f"{label} {key}")
-        assert theirs[label]["activations"][0].device.type == device.type
         for (c1, _), (c2, _) in zip(ours[label]["hist"], theirs[label]["hist"], strict=True):
             assert c1.sum() == c2.sum() == 32 * 128
 
@@ -399,15 +410,28 @@ def test_constant_init_never_breaks_symmetry(device):
     rand = initialization.train_two_layer_sgd(x, y, initialization.xavier_normal(rng, (5, 8)), initialization.xavier_normal(rng, (8, 3)),
                                  lr=0.2, steps=30)
     assert rand["spread"].min() > 0.1 and rand["loss"][-1] < const["loss"][-1]
-    twin = initialization.train_two_layer_sgd_torch(torch.tensor(x, device=device), y,
-                                       initialization.constant_init((5, 8), 0.3), initialization.constant_init((8, 3), 0.3),
-                                       lr=0.2, steps=30)
-    np.testing.assert_allclose(twin["loss"], const["loss"], rtol=1e-10)
-    np.testing.assert_allclose(to_numpy(twin["w1"]), const["w1"], rtol=1e-10)
-    assert twin["spread"].max() < 1e-12
+    runs = []  # the whole results, NumPy's then torch's
+
+    def loss_and_w1(train):
+        def run(**kwargs):
+            runs.append(train(**kwargs))
+            return {key: runs[-1][key] for key in ("loss", "w1")}
+        return run
+
+    case = {"x": x, "y": y, "w1": initialization.constant_init((5, 8), 0.3),
+            "w2": initialization.constant_init((8, 3), 0.3), "lr": 0.2, "steps": 30}
+    assert_twins_agree(loss_and_w1(initialization.train_two_layer_sgd),
+                       loss_and_w1(initialization.train_two_layer_sgd_torch), [case], device,
+                       rtol=1e-10, atol=0)
+    assert runs[1]["spread"].max() < 1e-12
 
 
 # ----------------------------------------------------------------------------------- LSUV
+def _entry(fn, key):
+    """``fn`` returning only ``fn(...)[key]``."""
+    return lambda **kwargs: fn(**kwargs)[key]
+
+
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 def test_lsuv_restores_unit_variance_layer_by_layer(activation, device):
     rng = np.random.default_rng(1)
@@ -421,10 +445,11 @@ def test_lsuv_restores_unit_variance_layer_by_layer(activation, device):
     fresh = rng.standard_normal((256, 512))  # held-out batch
     np.testing.assert_allclose(initialization.layer_statistics(fresh, out["weights"], activation)["pre_std"],
                                1.0, atol=0.08)
-    twin = initialization.lsuv_init_torch(torch.tensor(x, device=device), start, activation)
-    np.testing.assert_allclose(twin["std_before"], out["std_before"], rtol=1e-9)
-    for a, b in zip(twin["weights"], out["weights"], strict=True):
-        np.testing.assert_allclose(to_numpy(a), b, rtol=1e-9, atol=1e-14)
+    case = {"x": x, "weights": start, "activation": activation}
+    for key, atol in (("std_before", 0), ("weights", 1e-14)):
+        assert_twins_agree(_entry(initialization.lsuv_init, key),
+                           _entry(initialization.lsuv_init_torch, key), [case], device,
+                           rtol=1e-9, atol=atol)
 
 
 # ------------------------------------------------------------------------- conv geometry

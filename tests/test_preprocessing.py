@@ -13,13 +13,16 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from conftest import to_numpy  # noqa: E402
+from conftest import (  # noqa: E402
+    assert_backward_matches_numerical,
+    assert_twins_agree,
+    to_numpy,
+)
 from sklearn.neighbors import KNeighborsClassifier  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from tnn import preprocessing  # noqa: E402
 from tnn.data import digits_splits  # noqa: E402
-from tnn.gradcheck import check_gradient, numerical_gradient_array  # noqa: E402
 
 IMAGE_FITS = [
     (preprocessing.mean_image, preprocessing.mean_image_torch),
@@ -34,19 +37,23 @@ def _images(rng, layout, n=6, h=5, w=4, c=3, dtype=np.float64):
 
 
 # --------------------------------------------------------------------------------- twins
+def _numpy_stats(twin):
+    """The transform twin given the fitted statistics as NumPy arrays (they move to X's device)."""
+    return lambda X, mean, std: twin(X, to_numpy(mean), to_numpy(std))
+
+
 def test_standardize_twins_agree_float64(device, rng):
     X = rng.normal(size=(40, 6)) * rng.uniform(0.1, 30, size=6) + 100
     X[:, 3] = 7.0  # a constant feature
+    assert_twins_agree(preprocessing.standardize_fit, preprocessing.standardize_fit_torch,
+                       [{"X": X}], device, rtol=1e-12, atol=0)
+    assert preprocessing.standardize_fit_torch(torch.tensor(X, device=device))[0].dtype == torch.float64
     mean, std = preprocessing.standardize_fit(X)
-    mt, st = preprocessing.standardize_fit_torch(torch.tensor(X, device=device))
-    assert mt.device.type == device.type and mt.dtype == torch.float64
-    np.testing.assert_allclose(to_numpy(mt), mean, rtol=1e-12)
-    np.testing.assert_allclose(to_numpy(st), std, rtol=1e-12)
-    val = rng.normal(size=(9, 6)) * 10
-    z = preprocessing.standardize_transform(val, mean, std)
-    zt = preprocessing.standardize_transform_torch(torch.tensor(val, device=device), mean, std)  # NumPy stats move
-    assert zt.device.type == device.type
-    np.testing.assert_allclose(to_numpy(zt), z, rtol=1e-12, atol=1e-12)
+    cases = [{"X": rng.normal(size=(9, 6)) * 10, "mean": mean, "std": std}]
+    for twin in (preprocessing.standardize_transform_torch,
+                 _numpy_stats(preprocessing.standardize_transform_torch)):
+        assert_twins_agree(preprocessing.standardize_transform, twin, cases, device,
+                           rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("layout", preprocessing.LAYOUTS)
@@ -54,9 +61,17 @@ def test_standardize_twins_agree_float64(device, rng):
 def test_image_fit_twins_agree_float64(fns, layout, device, rng):
     ours, twin = fns
     x = _images(rng, layout)
-    got = twin(torch.tensor(x, device=device), layout)
-    assert got.device.type == device.type and got.dtype == torch.float64
-    np.testing.assert_allclose(to_numpy(got), ours(x, layout), rtol=1e-12, atol=1e-10)
+    assert_twins_agree(ours, twin, [{"images": x, "layout": layout}], device, rtol=1e-12,
+                       atol=1e-10)
+    assert twin(torch.tensor(x, device=device), layout).dtype == torch.float64
+
+
+def _fit_and_normalize(fit, normalize):
+    """Fit the statistics on ``train``, normalize ``val`` with them: (mean, std, output)."""
+    def run(train, val, scheme, layout):
+        mean, std = fit(train, scheme, layout)
+        return mean, std, normalize(val, mean, std, layout)
+    return run
 
 
 @pytest.mark.parametrize("layout", preprocessing.LAYOUTS)
@@ -64,12 +79,14 @@ def test_image_fit_twins_agree_float64(fns, layout, device, rng):
 def test_fit_and_normalize_twins_agree(scheme, layout, device, rng):
     train, val = _images(rng, layout, n=8), _images(rng, layout, n=3)
     mean, std = preprocessing.fit_image_stats(train, scheme, layout)
-    mt, st = preprocessing.fit_image_stats_torch(torch.tensor(train, device=device), scheme, layout)
+    _, st = preprocessing.fit_image_stats_torch(torch.tensor(train, device=device), scheme, layout)
     assert (std is None) == (st is None)
-    out = preprocessing.normalize_images(val, mean, std, layout)
-    out_t = preprocessing.normalize_images_torch(torch.tensor(val, device=device), mt, st, layout)
-    assert out_t.device.type == device.type and out.shape == val.shape
-    np.testing.assert_allclose(to_numpy(out_t), out, rtol=1e-10, atol=1e-10)
+    assert preprocessing.normalize_images(val, mean, std, layout).shape == val.shape
+    assert_twins_agree(
+        _fit_and_normalize(preprocessing.fit_image_stats, preprocessing.normalize_images),
+        _fit_and_normalize(preprocessing.fit_image_stats_torch, preprocessing.normalize_images_torch),
+        [{"train": train, "val": val, "scheme": scheme, "layout": layout}], device,
+        rtol=1e-10, atol=1e-10)
 
 
 # --------------------------------------------------------------------------------- backward pass
@@ -82,24 +99,25 @@ def test_standardize_backward_matches_numerical_gradient(rng):
     """The CS231n check: float64, h = 1e-5; a correct backward pass agrees below 1e-7."""
     for n, d in [(7, 5), (3, 3), (30, 1)]:
         x, dout = _backward_case(rng, n, d)
-        num = numerical_gradient_array(preprocessing.standardize_batch, x, dout)
-        assert check_gradient(preprocessing.standardize_backward(x, dout), num) < 1e-7
+        assert_backward_matches_numerical(preprocessing.standardize_batch,
+                                          preprocessing.standardize_backward, x, dout,
+                                          tolerance=1e-7)
 
 
-def test_standardize_backward_has_no_path_through_a_clamped_std(rng):
+def test_standardize_backward_has_no_path_through_a_clamped_std(device, rng):
     """A feature whose std is below eps is only centred: sigma is the constant 1 there, so the
     gradient is dout - mean(dout), checked numerically with eps above every feature's std
     (an earlier reference kept the path through sigma there)."""
     x, dout = _backward_case(rng, 6, 3)
     x[:, 1] = 4.0  # one exactly constant feature (only checked where h cannot un-clamp it)
     eps = 1e3  # above every feature's std
-    num = numerical_gradient_array(lambda z: preprocessing.standardize_batch(z, eps), x, dout)
-    assert check_gradient(preprocessing.standardize_backward(x, dout, eps), num) < 1e-7
+    assert_backward_matches_numerical(lambda z: preprocessing.standardize_batch(z, eps),
+                                      lambda z, d: preprocessing.standardize_backward(z, d, eps),
+                                      x, dout, tolerance=1e-7)
     np.testing.assert_allclose(preprocessing.standardize_backward(x, dout, eps),
                                dout - dout.mean(axis=0), rtol=1e-12, atol=1e-12)
-    got = preprocessing.standardize_backward_torch(torch.tensor(x), torch.tensor(dout), eps)
-    np.testing.assert_allclose(to_numpy(got), preprocessing.standardize_backward(x, dout, eps),
-                               rtol=1e-10, atol=1e-12)
+    assert_twins_agree(preprocessing.standardize_backward, preprocessing.standardize_backward_torch,
+                       [{"x": x, "dout": dout, "eps": eps}], device, rtol=1e-10, atol=1e-12)
 
 
 def test_standardize_backward_matches_batch_norm_autograd(device, rng):
@@ -117,11 +135,16 @@ def test_standardize_backward_matches_batch_norm_autograd(device, rng):
 
 def test_standardize_backward_twins_agree_and_keep_dtype(device, rng):
     x, dout = _backward_case(rng)
-    got = preprocessing.standardize_backward_torch(torch.tensor(x, device=device), dout)  # NumPy dout moves
-    assert got.device.type == device.type and got.dtype == torch.float64
-    np.testing.assert_allclose(to_numpy(got), preprocessing.standardize_backward(x, dout), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(to_numpy(preprocessing.standardize_batch_torch(torch.tensor(x, device=device))),
-                               preprocessing.standardize_batch(x), rtol=1e-10, atol=1e-12)
+    numpy_dout = lambda x, dout: preprocessing.standardize_backward_torch(x, to_numpy(dout))  # noqa: E731
+    for ours, twin, case in [
+        (preprocessing.standardize_backward, preprocessing.standardize_backward_torch,
+         {"x": x, "dout": dout}),
+        (preprocessing.standardize_backward, numpy_dout, {"x": x, "dout": dout}),  # dout moves
+        (preprocessing.standardize_batch, preprocessing.standardize_batch_torch, {"x": x}),
+    ]:
+        assert_twins_agree(ours, twin, [case], device, rtol=1e-10, atol=1e-12)
+    got = preprocessing.standardize_backward_torch(torch.tensor(x, device=device), dout)
+    assert got.dtype == torch.float64
     x32, d32 = _backward_case(rng, dtype=np.float32)
     dx32 = preprocessing.standardize_backward(x32, d32)
     assert dx32.dtype == np.float32
@@ -226,8 +249,8 @@ def test_zero_variance_gets_scale_one_and_no_nan(device):
     assert std.shape == (1, 1, 2) and std[0, 0, 0] == 1.0 and std[0, 0, 1] > 1
     out = preprocessing.normalize_images(x, preprocessing.channel_mean(x), std)
     assert np.isfinite(out).all() and np.all(out[..., 0] == 0)
-    st = preprocessing.channel_std_torch(torch.tensor(x, device=device))
-    np.testing.assert_array_equal(to_numpy(st), std)
+    assert_twins_agree(preprocessing.channel_std, preprocessing.channel_std_torch,
+                       [{"images": x}], device, rtol=0, atol=0)  # exactly
     # a std just above eps is kept, below it replaced; eps is configurable
     assert preprocessing.channel_std(x, eps=1e3)[0, 0, 1] == 1.0
     X = np.array([[1.0, 5.0], [1.0, 7.0]])

@@ -6,12 +6,11 @@ torch.nn.BatchNorm1d, and the lecture's experiments asserted over several seeds.
 import numpy as np
 import pytest
 import torch
-from conftest import to_numpy
+from conftest import assert_backward_matches_numerical, assert_twins_agree, to_numpy
 
-from tnn import regularization as R
+from tnn import regularization
 from tnn.data import small_digits
 from tnn.device import few_threads, median_seconds
-from tnn.gradcheck import check_gradient, numerical_gradient_array
 
 SEEDS = (0, 1, 2)
 
@@ -26,7 +25,7 @@ def _w(seed=0, shape=(5, 4), dtype=np.float64):
 @pytest.mark.parametrize("kind", ["l2", "l1", "elastic_net"])
 def test_penalty_values_follow_the_convention(kind):
     w = _w()
-    value, grad = R.penalty(w, 0.3, kind, beta=2.0)
+    value, grad = regularization.penalty(w, 0.3, kind, beta=2.0)
     l2, l1 = 0.5 * 0.3 * np.sum(w ** 2), 0.3 * np.sum(np.abs(w))
     expected = {"l2": l2, "l1": l1, "elastic_net": 2.0 * l2 + l1}[kind]
     assert value == pytest.approx(expected, rel=1e-12)
@@ -37,9 +36,9 @@ def test_penalty_values_follow_the_convention(kind):
 
 def test_l1_subgradient_is_zero_at_zero():
     w = np.array([-2.0, 0.0, 3.0, -0.0])
-    _, g = R.l1_penalty(w, 0.5)
+    _, g = regularization.l1_penalty(w, 0.5)
     np.testing.assert_array_equal(g, [-0.5, 0.0, 0.5, 0.0])
-    _, g_t = R.l1_penalty_torch(torch.as_tensor(w), 0.5)
+    _, g_t = regularization.l1_penalty_torch(torch.as_tensor(w), 0.5)
     np.testing.assert_array_equal(g_t.numpy(), [-0.5, 0.0, 0.5, 0.0])
 
 
@@ -47,21 +46,28 @@ def test_l1_subgradient_is_zero_at_zero():
 def test_smooth_penalty_gradients_match_numerical(kind):
     w = np.random.default_rng(3).normal(size=(6, 3)) + 0.5  # away from 0: |w| is smooth there
     w[np.abs(w) < 0.1] = 0.3
-    _, grad = R.penalty(w, 0.7, kind, beta=1.5)
-    numeric = numerical_gradient_array(lambda v: np.array(R.penalty(v, 0.7, kind, 1.5)[0]),
-                                       w.copy(), np.array(1.0))
-    assert check_gradient(grad, numeric, name=kind) < 1e-7
+    assert_backward_matches_numerical(
+        lambda v: np.array(regularization.penalty(v, 0.7, kind, beta=1.5)[0]),
+        lambda v, dout: regularization.penalty(v, 0.7, kind, beta=1.5)[1] * dout,
+        w, np.array(1.0), tolerance=1e-7)
+
+
+def _named(fn, *names):
+    """``fn`` with its tuple result as a dict, so each output is compared under its name."""
+    return lambda **kwargs: dict(zip(names, fn(**kwargs), strict=True))
 
 
 @pytest.mark.parametrize("kind", ["l2", "l1", "elastic_net"])
 def test_twins_agree_and_match_autograd(kind, device):
     w = _w(4, (7, 5))
-    value, grad = R.penalty(w, 0.2, kind, beta=0.5)
+    assert_twins_agree(_named(regularization.penalty, "value", "grad"),
+                       _named(regularization.penalty_torch, "value", "grad"),
+                       [{"w": w, "lam": 0.2, "kind": kind, "beta": 0.5}], device,
+                       rtol=1e-12, atol=0)
+    _, grad = regularization.penalty(w, 0.2, kind, beta=0.5)
     wt = torch.as_tensor(w, device=device).requires_grad_(True)
-    vt, gt = R.penalty_torch(wt, 0.2, kind, beta=0.5)
-    assert gt.device.type == device.type and gt.dtype == torch.float64
-    assert float(vt.detach()) == pytest.approx(value, rel=1e-12)
-    np.testing.assert_allclose(to_numpy(gt), grad, rtol=1e-12)
+    vt, gt = regularization.penalty_torch(wt, 0.2, kind, beta=0.5)
+    assert gt.dtype == torch.float64
     (auto,) = torch.autograd.grad(vt, wt)  # autograd's derivative of |w| at 0 is 0 too
     np.testing.assert_allclose(to_numpy(auto), grad, rtol=1e-12, atol=1e-15)
 
@@ -70,8 +76,8 @@ def test_weight_penalty_skips_biases_and_matches_the_reference():
     net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
     weights = [net[0].weight.detach().numpy(), net[2].weight.detach().numpy()]
     for kind in ("l2", "l1", "elastic_net"):
-        value = R.weight_penalty(0.1, kind, beta=2.0)(net)
-        expected = sum(R.penalty(w, 0.1, kind, 2.0)[0] for w in weights)
+        value = regularization.weight_penalty(0.1, kind, beta=2.0)(net)
+        expected = sum(regularization.penalty(w, 0.1, kind, 2.0)[0] for w in weights)
         assert float(value.detach()) == pytest.approx(expected, rel=1e-5)
         net.zero_grad()
         value.backward()
@@ -82,18 +88,18 @@ def test_penalties_keep_dtype_and_leave_input_alone():
     w = _w(dtype=np.float32)
     before = w.copy()
     for kind in ("l2", "l1", "elastic_net"):
-        _, g = R.penalty(w, 0.1, kind)
+        _, g = regularization.penalty(w, 0.1, kind)
         assert g.dtype == np.float32 and g.shape == w.shape
     np.testing.assert_array_equal(w, before)
 
 
 def test_penalty_messages():
     with pytest.raises(ValueError, match="lam must be finite and >= 0"):
-        R.l2_penalty(np.ones(3), -1.0)
+        regularization.l2_penalty(np.ones(3), -1.0)
     with pytest.raises(ValueError, match="kind must be one of 'l2'"):
-        R.penalty(np.ones(3), 0.1, "l3")
+        regularization.penalty(np.ones(3), 0.1, "l3")
     with pytest.raises(TypeError, match="w must be a real number or an array"):
-        R.l1_penalty("abc", 0.1)
+        regularization.l1_penalty("abc", 0.1)
 
 
 # ---------------------------------------------------------------------------- SGD step
@@ -108,61 +114,67 @@ def _params(dtype=np.float64):
 
 def test_sgd_step_penalizes_weights_not_biases():
     params, grads = _params()
-    new = R.sgd_step(params, grads, lr=0.1, lam=0.5)
+    new = regularization.sgd_step(params, grads, lr=0.1, lam=0.5)
     for name in ("b1", "b2"):
         np.testing.assert_allclose(new[name], params[name] - 0.1 * grads[name], rtol=1e-14)
     for name in ("W1", "W2"):  # L2 in SGD is multiplicative decay by (1 - lr * lam)
         np.testing.assert_allclose(new[name], (1 - 0.05) * params[name] - 0.1 * grads[name],
                                    rtol=1e-13)
-        np.testing.assert_allclose(new[name], R.weight_decay_step(params[name], grads[name],
+        np.testing.assert_allclose(new[name], regularization.weight_decay_step(params[name], grads[name],
                                                                   0.1, 0.5), rtol=1e-13)
 
 
 def test_l1_step_moves_by_a_constant_amount():
     w = np.array([[3.0, -2.0, 0.5, 0.0]])
-    new = R.sgd_step({"W": w}, {"W": np.zeros_like(w)}, lr=0.1, lam=0.2, kind="l1")["W"]
+    new = regularization.sgd_step({"W": w}, {"W": np.zeros_like(w)}, lr=0.1, lam=0.2, kind="l1")["W"]
     np.testing.assert_allclose(w - new, [[0.02, -0.02, 0.02, 0.0]], rtol=1e-12)  # lr * lam
-    new2 = R.sgd_step({"W": w}, {"W": np.zeros_like(w)}, lr=0.1, lam=0.2)["W"]
+    new2 = regularization.sgd_step({"W": w}, {"W": np.zeros_like(w)}, lr=0.1, lam=0.2)["W"]
     np.testing.assert_allclose(new2 / np.where(w == 0, 1, w), [[0.98, 0.98, 0.98, 0.0]])
 
 
 def test_sgd_step_matches_torch_optim_sgd_with_weight_decay():
     params, grads = _params()
-    new = R.sgd_step(params, grads, lr=0.05, lam=0.3)
+    new = regularization.sgd_step(params, grads, lr=0.05, lam=0.3)
     for name in params:  # torch's weight_decay, given the weights only
         p = torch.tensor(params[name], requires_grad=True)
         p.grad = torch.tensor(grads[name])
-        torch.optim.SGD([p], lr=0.05, weight_decay=0.0 if R.is_bias(name) else 0.3).step()
+        torch.optim.SGD([p], lr=0.05, weight_decay=0.0 if regularization.is_bias(name) else 0.3).step()
         np.testing.assert_allclose(p.detach().numpy(), new[name], rtol=1e-14)
 
 
 def test_sgd_step_twin_agrees_and_copies(device):
     params, grads = _params(np.float32)
     before = {k: v.copy() for k, v in params.items()}
-    new = R.sgd_step(params, grads, 0.1, 0.2, "elastic_net", beta=3.0)
-    tp = {k: torch.as_tensor(v, device=device) for k, v in params.items()}
-    tg = {k: torch.as_tensor(v, device=device) for k, v in grads.items()}
-    new_t = R.sgd_step_torch(tp, tg, 0.1, 0.2, "elastic_net", beta=3.0)
+    sent = []  # the tensors the twin was given, to check it left them alone
+
+    def twin(params, grads, **kwargs):  # dicts of float32 tensors on the device
+        sent.append({k: torch.as_tensor(v, device=device) for k, v in params.items()})
+        return regularization.sgd_step_torch(
+            sent[-1], {k: torch.as_tensor(v, device=device) for k, v in grads.items()}, **kwargs)
+
+    case = {"params": params, "grads": grads, "lr": 0.1, "lam": 0.2, "kind": "elastic_net",
+            "beta": 3.0}
+    assert_twins_agree(regularization.sgd_step, twin, [case], device, rtol=1e-6, atol=0)
+    new = regularization.sgd_step(**case)
     for k in params:
-        assert new[k].dtype == np.float32 and new_t[k].device.type == device.type
-        np.testing.assert_allclose(to_numpy(new_t[k]), new[k], rtol=1e-6)
+        assert new[k].dtype == np.float32
         np.testing.assert_array_equal(params[k], before[k])
-        np.testing.assert_array_equal(to_numpy(tp[k]), before[k])
+        np.testing.assert_array_equal(to_numpy(sent[0][k]), before[k])
 
 
 def test_sgd_step_messages():
     params, grads = _params()
     with pytest.raises(ValueError, match="same names"):
-        R.sgd_step(params, {"W1": grads["W1"]}, 0.1, 0.1)
+        regularization.sgd_step(params, {"W1": grads["W1"]}, 0.1, 0.1)
     with pytest.raises(TypeError, match="must be dicts name -> array"):
-        R.sgd_step([1.0], [1.0], 0.1, 0.1)
+        regularization.sgd_step([1.0], [1.0], 0.1, 0.1)
     bad = dict(grads, W1=np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"grads\['W1'\] must have the shape"):
-        R.sgd_step(params, bad, 0.1, 0.1)
+        regularization.sgd_step(params, bad, 0.1, 0.1)
 
 
 def test_l2_is_weight_decay_with_sgd_but_not_with_adam():
-    res = R.adam_vs_adamw()
+    res = regularization.adam_vs_adamw()
     assert res["sgd_penalty_vs_weight_decay"] < 1e-12
     assert res["sgd_penalty_vs_multiplicative"] < 1e-12
     assert res["adam_penalty_vs_weight_decay"] < 1e-12  # Adam(weight_decay) = L2 in the loss
@@ -180,24 +192,25 @@ def test_l2_is_weight_decay_with_sgd_but_not_with_adam():
     ([0.4, 0.3, 0.2, 0.1, 0.5], 2, (1, 3)),
 ])
 def test_early_stopping_epoch(curve, patience, expected, device):
-    assert R.early_stopping_epoch(curve, patience) == expected
-    assert R.early_stopping_epoch_torch(torch.tensor(curve, device=device), patience) == expected
+    assert regularization.early_stopping_epoch(curve, patience) == expected
+    assert regularization.early_stopping_epoch_torch(torch.tensor(curve, device=device), patience) == expected
 
 
-def test_early_stopping_twin_on_random_curves():
+def test_early_stopping_twin_on_random_curves(device):
     r = np.random.default_rng(0)
+    cases = []
     for _ in range(200):
         curve = np.round(r.uniform(size=int(r.integers(1, 40))), 1)  # many ties
-        patience = int(r.integers(1, 8))
-        assert R.early_stopping_epoch_torch(torch.tensor(curve), patience) == \
-            R.early_stopping_epoch(curve, patience)
+        cases.append({"val_acc": curve, "patience": int(r.integers(1, 8))})
+    assert_twins_agree(regularization.early_stopping_epoch,
+                       regularization.early_stopping_epoch_torch, cases, device, rtol=0, atol=0)
 
 
 def test_early_stopping_messages():
     with pytest.raises(ValueError, match="non-empty 1-D"):
-        R.early_stopping_epoch([], 3)
+        regularization.early_stopping_epoch([], 3)
     with pytest.raises(ValueError, match="patience"):
-        R.early_stopping_epoch([0.1, 0.2], 0)
+        regularization.early_stopping_epoch([0.1, 0.2], 0)
 
 
 # ---------------------------------------------------------------------------- batch norm
@@ -222,18 +235,25 @@ def test_batchnorm_matches_torch_batchnorm1d(training, n, momentum, device):
     with torch.no_grad():
         expected = bn(torch.as_tensor(x, device=device))
     before = [a.copy() for a in (x, gamma, beta, rm, rv)]
-    out, new_rm, new_rv = R.batchnorm_forward(x, gamma, beta, rm, rv, training, momentum)
+    out, new_rm, new_rv = regularization.batchnorm_forward(x, gamma, beta, rm, rv, training, momentum)
     for a, b in zip(before, (x, gamma, beta, rm, rv), strict=True):
         np.testing.assert_array_equal(a, b)  # nothing modified in place
     np.testing.assert_allclose(out, to_numpy(expected), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(new_rm, to_numpy(bn.running_mean), rtol=1e-12)
     np.testing.assert_allclose(new_rv, to_numpy(bn.running_var), rtol=1e-12)
+    # the twin: the output to 1e-12 absolute, the running statistics to 1e-12 relative
+    case = {"x": x, "gamma": gamma, "beta": beta, "running_mean": rm, "running_var": rv,
+            "training": training, "momentum": momentum}
+    out_of = lambda fn: lambda **kw: fn(**kw)[0]  # noqa: E731
+    stats_of = lambda fn: lambda **kw: fn(**kw)[1:]  # noqa: E731
+    assert_twins_agree(out_of(regularization.batchnorm_forward),
+                       out_of(regularization.batchnorm_forward_torch), [case], device,
+                       rtol=1e-12, atol=1e-12)
+    assert_twins_agree(stats_of(regularization.batchnorm_forward),
+                       stats_of(regularization.batchnorm_forward_torch), [case], device,
+                       rtol=1e-12, atol=0)
     args = [torch.as_tensor(a, device=device) for a in (x, gamma, beta, rm, rv)]
-    out_t, rm_t, rv_t = R.batchnorm_forward_torch(*args, training, momentum)
-    assert out_t.device.type == device.type
-    np.testing.assert_allclose(to_numpy(out_t), out, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(to_numpy(rm_t), new_rm, rtol=1e-12)
-    np.testing.assert_allclose(to_numpy(rv_t), new_rv, rtol=1e-12)
+    regularization.batchnorm_forward_torch(*args, training, momentum)
     np.testing.assert_array_equal(to_numpy(args[3]), rm)  # the caller's tensors unchanged
     if not training:
         np.testing.assert_array_equal(new_rm, rm)
@@ -242,22 +262,22 @@ def test_batchnorm_matches_torch_batchnorm1d(training, n, momentum, device):
 
 def test_batchnorm_float32_and_messages():
     x, gamma, beta, rm, rv = _bn_inputs(dtype=np.float32)
-    out, _, _ = R.batchnorm_forward(x, gamma, beta, rm, rv, True)
+    out, _, _ = regularization.batchnorm_forward(x, gamma, beta, rm, rv, True)
     assert out.dtype == np.float32
     with pytest.raises(ValueError, match="at least 2 examples"):
-        R.batchnorm_forward(x[:1], gamma, beta, rm, rv, True)
-    R.batchnorm_forward(x[:1], gamma, beta, rm, rv, False)  # one example is fine in eval
+        regularization.batchnorm_forward(x[:1], gamma, beta, rm, rv, True)
+    regularization.batchnorm_forward(x[:1], gamma, beta, rm, rv, False)  # one example is fine in eval
     with pytest.raises(ValueError, match=r"gamma must have shape \(4,\)"):
-        R.batchnorm_forward(x, gamma[:3], beta, rm, rv, True)
+        regularization.batchnorm_forward(x, gamma[:3], beta, rm, rv, True)
 
 
 def test_batchnorm_train_output_depends_on_the_batch_eval_does_not():
     x, gamma, beta, rm, rv = _bn_inputs(8)
-    alone = R.batchnorm_forward(x[:2], gamma, beta, rm, rv, True)[0][0]
-    together = R.batchnorm_forward(x, gamma, beta, rm, rv, True)[0][0]
+    alone = regularization.batchnorm_forward(x[:2], gamma, beta, rm, rv, True)[0][0]
+    together = regularization.batchnorm_forward(x, gamma, beta, rm, rv, True)[0][0]
     assert np.abs(alone - together).max() > 0.1
-    e1 = R.batchnorm_forward(x[:2], gamma, beta, rm, rv, False)[0][0]
-    e2 = R.batchnorm_forward(x, gamma, beta, rm, rv, False)[0][0]
+    e1 = regularization.batchnorm_forward(x[:2], gamma, beta, rm, rv, False)[0][0]
+    e2 = regularization.batchnorm_forward(x, gamma, beta, rm, rv, False)[0][0]
     np.testing.assert_array_equal(e1, e2)
 
 
@@ -265,10 +285,10 @@ def test_batchnorm_train_output_depends_on_the_batch_eval_does_not():
 def test_sparsity_and_images():
     w = np.zeros((3, 64))
     w[0, :8] = 1.0
-    assert R.small_weight_fraction(w) == pytest.approx(1 - 8 / 192)
-    assert R.first_layer_images(w).shape == (3, 8, 8)
+    assert regularization.small_weight_fraction(w) == pytest.approx(1 - 8 / 192)
+    assert regularization.first_layer_images(w).shape == (3, 8, 8)
     with pytest.raises(ValueError, match="shape"):
-        R.first_layer_images(np.zeros((3, 10)))
+        regularization.first_layer_images(np.zeros((3, 10)))
 
 
 # ---------------------------------------------------------------------------- the lecture's figures
@@ -278,10 +298,10 @@ def lecture_runs():
     out = {}
     with few_threads("cpu", 1):
         for seed in SEEDS:
-            split = R.lecture_split(seed)  # its train and val are small_digits(rng)'s
-            out[seed] = {"split": split, "sweep": R.penalty_sweep(split, seed=seed),
-                         "ensemble": R.ensemble_curve(split, seed=seed),
-                         "bn": R.batchnorm_eval_bug(split, seed=seed)}
+            split = regularization.lecture_split(seed)  # its train and val are small_digits(rng)'s
+            out[seed] = {"split": split, "sweep": regularization.penalty_sweep(split, seed=seed),
+                         "ensemble": regularization.ensemble_curve(split, seed=seed),
+                         "bn": regularization.batchnorm_eval_bug(split, seed=seed)}
     return out
 
 
@@ -297,7 +317,7 @@ def test_unpenalized_mlp_overfits(lecture_runs):
 
 @pytest.mark.slow
 def test_l2_sweep_narrows_the_gap_and_too_much_underfits(lecture_runs):
-    lams = R.LECTURE["l2_lams"]
+    lams = regularization.LECTURE["l2_lams"]
     for seed, runs in lecture_runs.items():
         gaps = [runs["sweep"][("l2", lam)]["val_loss"][-1] - runs["sweep"][("l2", lam)]
                 ["train_loss"][-1] for lam in lams]
@@ -320,13 +340,13 @@ def test_l2_sweep_narrows_the_gap_and_too_much_underfits(lecture_runs):
 
 @pytest.mark.slow
 def test_l1_is_sparse_at_comparable_accuracy(lecture_runs):
-    small = R.LECTURE["small"]
+    small = regularization.LECTURE["small"]
     for seed, runs in lecture_runs.items():
-        l1 = runs["sweep"][("l1", R.LECTURE["l1_lam"])]
+        l1 = runs["sweep"][("l1", regularization.LECTURE["l1_lam"])]
         l2 = runs["sweep"][("l2", 3e-3)]
         assert abs(l1["val_acc"][-1] - l2["val_acc"][-1]) < 0.015, seed
-        f1 = R.small_weight_fraction(l1["first_layer"], small)
-        f2 = R.small_weight_fraction(l2["first_layer"], small)
+        f1 = regularization.small_weight_fraction(l1["first_layer"], small)
+        f2 = regularization.small_weight_fraction(l2["first_layer"], small)
         assert f1 > 0.25 and f2 < 0.03 and f1 > 10 * f2, (seed, f1, f2)
         blank = runs["split"]["train"].X.max(axis=0) == 0  # no data gradient reaches these
         near0 = np.abs(l1["first_layer"]) < small
@@ -337,7 +357,7 @@ def test_l1_is_sparse_at_comparable_accuracy(lecture_runs):
 def test_early_stopping_keeps_a_better_snapshot_and_stops_early(lecture_runs):
     for seed, runs in lecture_runs.items():
         curve = runs["sweep"][("l2", 0.0)]["val_acc"]
-        best, stop = R.early_stopping_epoch(curve, R.LECTURE["patience"])
+        best, stop = regularization.early_stopping_epoch(curve, regularization.LECTURE["patience"])
         assert stop < len(curve), seed
         assert curve[best - 1] >= curve[-1], seed
         assert len(runs["sweep"][("l2", 0.0)]["snapshots"]) == len(curve)
@@ -348,11 +368,11 @@ def test_early_stopping_validation_gain_is_optimistic(lecture_runs):
     val_gain, test_gain = [], []
     for runs in lecture_runs.values():
         base, test = runs["sweep"][("l2", 0.0)], runs["split"]["test"]
-        best, _ = R.early_stopping_epoch(base["val_acc"], R.LECTURE["patience"])
+        best, _ = regularization.early_stopping_epoch(base["val_acc"], regularization.LECTURE["patience"])
         end = len(base["val_acc"])
         val_gain.append(base["val_acc"][best - 1] - base["val_acc"][-1])
-        test_gain.append(R.snapshot_accuracy(base, best, test.X, test.y)
-                         - R.snapshot_accuracy(base, end, test.X, test.y))
+        test_gain.append(regularization.snapshot_accuracy(base, best, test.X, test.y)
+                         - regularization.snapshot_accuracy(base, end, test.X, test.y))
     assert min(val_gain) >= 0
     assert np.mean(test_gain) < np.mean(val_gain) - 0.005, (val_gain, test_gain)
     assert test_gain[0] < 0  # split 0, quoted in the lecture: worse on the test digits
@@ -386,8 +406,8 @@ def test_forgetting_eval_mode_hurts_small_batches(lecture_runs):
 def test_explorer_update_within_100_ms():
     from tnn.widgets.regularization import explorer_update
 
-    explorer_update(lam=R.LECTURE["l2_lams"][1])  # trains the cached sweep once
-    seconds = median_seconds(lambda: explorer_update(lam=R.LECTURE["l2_lams"][2]), repeats=15,
+    explorer_update(lam=regularization.LECTURE["l2_lams"][1])  # trains the cached sweep once
+    seconds = median_seconds(lambda: explorer_update(lam=regularization.LECTURE["l2_lams"][2]), repeats=15,
                              warmup=1)
     assert seconds < 0.1, f"explorer_update took {1e3 * seconds:.0f} ms (budget 100 ms)"
 
@@ -400,10 +420,10 @@ def test_figures_draw_headless():
 
     split = small_digits(np.random.default_rng(0), n_train=40, n_val=40)
     cfg = RegConfig(hidden=(16,), epochs=3)
-    runs = R.penalty_sweep(split, cfg, lams=(0.0, 1e-2))
-    ens = R.ensemble_curve(split, cfg, members=3, orders=3)
-    figs = [plots.plot_curves(runs), plots.plot_first_layer(runs, R.LECTURE["l1_lam"], 1e-2),
-            plots.plot_weight_histograms(runs, R.LECTURE["l1_lam"], 1e-2),
+    runs = regularization.penalty_sweep(split, cfg, lams=(0.0, 1e-2))
+    ens = regularization.ensemble_curve(split, cfg, members=3, orders=3)
+    figs = [plots.plot_curves(runs), plots.plot_first_layer(runs, regularization.LECTURE["l1_lam"], 1e-2),
+            plots.plot_weight_histograms(runs, regularization.LECTURE["l1_lam"], 1e-2),
             plots.plot_early_stopping(runs[("l2", 0.0)], 2), plots.plot_ensemble([ens])]
     for fig in figs:
         assert fig.axes
