@@ -1,4 +1,4 @@
-"""Shared helpers: device choice (CUDA, then MPS, else CPU), explicit seeding, timing."""
+"""Shared helpers: device choice (CUDA, else CPU; MPS on request), explicit seeding, timing."""
 
 import numpy as np
 import pytest
@@ -7,15 +7,17 @@ import torch
 from tnn import device as tnn_device
 
 
-def test_order_cuda_then_mps_then_cpu(monkeypatch):
+def test_order_cuda_then_cpu_and_mps_only_on_request(monkeypatch):
+    """MPS has no float64, which every lecture's twin check uses: never chosen by itself."""
     monkeypatch.delenv("TNN_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(tnn_device, "_mps_available", lambda: True)
     assert tnn_device.choose_device().type == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert tnn_device.choose_device().type == "mps"
-    monkeypatch.setattr(tnn_device, "_mps_available", lambda: False)
     assert tnn_device.choose_device().type == "cpu"
+    assert tnn_device.choose_device("mps").type == "mps"
+    monkeypatch.setenv("TNN_DEVICE", "mps")
+    assert tnn_device.choose_device().type == "mps"
 
 
 def test_forcing_a_device(monkeypatch):

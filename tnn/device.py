@@ -22,7 +22,11 @@ import torch
 
 
 def choose_device(prefer: str | None = None) -> torch.device:
-    """Return the best available device: CUDA, then Apple's MPS, else the CPU.
+    """Return the best available device: CUDA if there is one, else the CPU.
+
+    Apple's MPS is used only when asked for (``prefer="mps"`` or ``TNN_DEVICE=mps``): it has no
+    float64, and every lecture checks its torch twins against the NumPy references in float64,
+    so on a Mac the automatic choice is the CPU.
 
     Parameters
     ----------
@@ -43,8 +47,6 @@ def choose_device(prefer: str | None = None) -> torch.device:
         return torch.device(prefer)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if _mps_available():
-        return torch.device("mps")
     return torch.device("cpu")
 
 
