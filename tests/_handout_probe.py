@@ -12,9 +12,7 @@ import numpy as np
 
 
 def probe() -> dict[str, np.ndarray]:
-    from tnn import activations as A
-    from tnn import initialization as I
-    from tnn import preprocessing as P
+    from tnn import activations, initialization, preprocessing
 
     r = np.random.default_rng(5)
     x = np.array([-1000.0, -12.0, -2.0, -1e-3, 0.0, 1e-3, 0.5, 3.0, 12.0])
@@ -22,60 +20,60 @@ def probe() -> dict[str, np.ndarray]:
     out = {}
     for name in ("sigmoid", "sigmoid_grad", "tanh_grad", "relu", "relu_grad", "leaky_relu",
                  "leaky_relu_grad", "elu", "selu"):
-        fn = getattr(A, name)
+        fn = getattr(activations, name)
         out[name] = fn(x)
         out[name + "_f32"] = fn(x32)
         out[name + "_scalar"] = np.asarray(fn(0.7))
-    out["leaky_relu_0.2"] = A.leaky_relu(x, 0.2)
-    out["elu_0.5"] = A.elu(x, 0.5)
+    out["leaky_relu_0.2"] = activations.leaky_relu(x, 0.2)
+    out["elu_0.5"] = activations.elu(x, 0.5)
     xs, slope = r.normal(size=(3, 4, 2, 2)), np.array([0.1, 0.2, 0.3, 0.4])
     dout = r.normal(size=xs.shape)
-    out["prelu"] = A.prelu(xs, slope)
-    out["prelu_backward_dx"], out["prelu_backward_dslope"] = A.prelu_backward(dout, xs, slope)
+    out["prelu"] = activations.prelu(xs, slope)
+    out["prelu_backward_dx"], out["prelu_backward_dslope"] = activations.prelu_backward(dout, xs, slope)
     z = r.normal(size=(6, 8)) - np.linspace(0, 3, 8)
-    out["dead_unit_fraction"] = np.asarray(A.dead_unit_fraction(z))
+    out["dead_unit_fraction"] = np.asarray(activations.dead_unit_fraction(z))
     X = r.normal(size=(9, 4)) * [1.0, 5.0, 0.1, 0.0] + [3.0, -1.0, 2.0, 7.0]
-    mean, std = P.standardize_fit(X)
+    mean, std = preprocessing.standardize_fit(X)
     out["standardize_fit_mean"], out["standardize_fit_std"] = mean, std
-    out["standardize_transform"] = P.standardize_transform(X + 1.0, mean, std)
-    out["standardize_backward"] = P.standardize_backward(X, r.normal(size=X.shape))
+    out["standardize_transform"] = preprocessing.standardize_transform(X + 1.0, mean, std)
+    out["standardize_backward"] = preprocessing.standardize_backward(X, r.normal(size=X.shape))
     images = r.uniform(0, 255, size=(5, 4, 3, 3))
     for layout in ("NHWC", "NCHW"):
-        out["mean_image_" + layout] = P.mean_image(images, layout)
-        out["channel_mean_" + layout] = P.channel_mean(images, layout)
-        out["channel_std_" + layout] = P.channel_std(images, layout)
-        cm, cs = P.channel_mean(images, layout), P.channel_std(images, layout)
-        out["normalize_images_" + layout] = P.normalize_images(images, cm, cs, layout)
-        out["normalize_mean_image_" + layout] = P.normalize_images(
-            images, P.mean_image(images, layout), None, layout)
+        out["mean_image_" + layout] = preprocessing.mean_image(images, layout)
+        out["channel_mean_" + layout] = preprocessing.channel_mean(images, layout)
+        out["channel_std_" + layout] = preprocessing.channel_std(images, layout)
+        cm, cs = preprocessing.channel_mean(images, layout), preprocessing.channel_std(images, layout)
+        out["normalize_images_" + layout] = preprocessing.normalize_images(images, cm, cs, layout)
+        out["normalize_mean_image_" + layout] = preprocessing.normalize_images(
+            images, preprocessing.mean_image(images, layout), None, layout)
     Xs, ys = r.normal(size=(20, 12)), np.array([0, 1] * 10)
     Xs[:, 3] += 2 * ys
     Xs[:, 5] = 1.0
-    out["select_features"] = P.select_features(Xs, ys, 12)
+    out["select_features"] = preprocessing.select_features(Xs, ys, 12)
     folds = np.arange(20) % 4
-    out["cross_val_accuracy"] = np.array([P.cross_val_accuracy(Xs, ys, folds, 3, leaky)
+    out["cross_val_accuracy"] = np.array([preprocessing.cross_val_accuracy(Xs, ys, folds, 3, leaky)
                                           for leaky in (False, True)])
     shapes = [(300, 10), (4096, 4096), (64, 3, 11, 11), (256, 96, 5, 5), (7, 3, 2)]
-    out["fan_in"] = np.array([I.fan_in(s) for s in shapes])
+    out["fan_in"] = np.array([initialization.fan_in(s) for s in shapes])
     for shape in [(5, 3), (4, 2, 3, 3)]:
         key = "x".join(map(str, shape))
-        out["xavier_" + key] = I.xavier_normal(np.random.default_rng(1), shape, gain=1.7)
-        out["kaiming_" + key] = I.kaiming_normal(np.random.default_rng(1), shape, 0.2)
-        out["kaiming32_" + key] = I.kaiming_normal(np.random.default_rng(1), shape,
+        out["xavier_" + key] = initialization.xavier_normal(np.random.default_rng(1), shape, gain=1.7)
+        out["kaiming_" + key] = initialization.kaiming_normal(np.random.default_rng(1), shape, 0.2)
+        out["kaiming32_" + key] = initialization.kaiming_normal(np.random.default_rng(1), shape,
                                                    dtype=np.float32)
     h, w = r.normal(size=(4, 5)), r.normal(size=(5, 3)) / 2
     for act in ("tanh", "relu"):
-        dh, dw = I.layer_backward(r.normal(size=(4, 3)), h, w, act)
+        dh, dw = initialization.layer_backward(r.normal(size=(4, 3)), h, w, act)
         out["layer_backward_dh_" + act], out["layer_backward_dw_" + act] = dh, dw
-        stats = I.layer_statistics(h, [w, w.T], act, dout=np.ones((4, 5)))
+        stats = initialization.layer_statistics(h, [w, w.T], act, dout=np.ones((4, 5)))
         for k in ("mean", "std", "grad_std", "weight_grad_std"):
             out[f"layer_statistics_{k}_{act}"] = stats[k]
     out["conv_output_size"] = np.array([
-        I.conv_output_size(*a) for a in [(227, 11, 4), (224, 11, 4, 2), (27, 3, 2),
+        initialization.conv_output_size(*a) for a in [(227, 11, 4), (224, 11, 4, 2), (27, 3, 2),
                                          (13, 3, 1, 1), (31, 3, 2, 1, 2), (5, 5)]])
     alexnet = [(11, 4), (3, 2), (5, 1), (3, 2), (3, 1), (3, 1), (3, 1), (3, 2)]
     out["receptive_field"] = np.array([
-        I.receptive_field(layers) for layers in
+        initialization.receptive_field(layers) for layers in
         ([(3, 1), (3, 1)], [(11, 4), (3, 2)], [(3, 1)], [(2, 2)] * 3, alexnet, [],
          [(3, 2, 2), (3, 1)])])
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
