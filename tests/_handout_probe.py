@@ -12,7 +12,7 @@ import numpy as np
 
 
 def probe() -> dict[str, np.ndarray]:
-    from tnn import activations, initialization, preprocessing
+    from tnn import activations, initialization, optimizers, preprocessing
 
     r = np.random.default_rng(5)
     x = np.array([-1000.0, -12.0, -2.0, -1e-3, 0.0, 1e-3, 0.5, 3.0, 12.0])
@@ -76,6 +76,19 @@ def probe() -> dict[str, np.ndarray]:
         initialization.receptive_field(layers) for layers in
         ([(3, 1), (3, 1)], [(11, 4), (3, 2)], [(3, 1)], [(2, 2)] * 3, alexnet, [],
          [(3, 2, 2), (3, 1)])])
+    # topic 07: the handout's update rules delegate to torch.optim (nadam is left out: torch
+    # keeps its running momentum product in the default dtype, float32)
+    params = {"a": r.normal(size=(3, 2)), "b": r.normal(size=4) * 1e-3}
+    for name, hyper in [("momentum", {"lr": 0.05, "gamma": 0.8}),
+                        ("nesterov", {"lr": 0.05, "gamma": 0.7}),
+                        ("rmsprop", {"lr": 0.01, "decay": 0.9, "eps": 1e-4}),
+                        ("adam", {"lr": 0.01, "beta1": 0.8, "eps": 1e-5, "weight_decay": 0.1}),
+                        ("adamw", {"lr": 0.01, "weight_decay": 0.5}),
+                        ("adam_efficient", {"lr": 0.01, "eps_hat": 1e-3})]:
+        step, p, s = optimizers.RULES[name][0], dict(params), None
+        for _ in range(10):
+            p, s = step(p, {k: v - 0.5 for k, v in p.items()}, s, **hyper)
+        out["opt_" + name] = np.concatenate([p[k].ravel() for k in sorted(p)])
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

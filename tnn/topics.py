@@ -34,11 +34,13 @@ TOPICS: tuple[Topic, ...] = (
           "regularization: penalties, early stopping, ensembles, batch norm's two modes"),
     Topic("05", "dropout",
           "dropout: inverted dropout, PyTorch's p, DropConnect, stochastic depth, MC dropout"),
+    Topic("07", "optimizers",
+          "optimizers: momentum, Nesterov, adaptive rates, Adam and AdamW"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
-    "data augmentation", "optimizers",
+    "data augmentation",
     "schedules / warmup / clipping", "hyperparameter search", "the seven-step tuning recipe",
 )
 
