@@ -82,7 +82,7 @@ def plot_adam_bias(check: dict, first: dict, mean_sq: float):
     axes[0].semilogx(t, check["v_expected"] / mean_sq, "k:", label=r"$1-\beta_2^t$")
     axes[0].semilogx(t, check["v_hat_mean"] / mean_sq,
                      label=r"mean $\hat v_t = v_t/(1-\beta_2^t)$")
-    axes[0].set(xlabel="update t", ylabel=r"$\div\ \mathbb{E}[g^2]$", ylim=(0, 1.2),
+    axes[0].set(xlabel="update t", ylabel=r"mean $v_t$ or $\hat v_t$, $\div\ \mathbb{E}[g^2]$", ylim=(0, 1.2),
                 title="second moment on stationary noise")
     axes[0].legend(fontsize=8)
     axes[1].plot(first["t"], first["uncorrected"], "o-", ms=3, label="without correction")
@@ -111,7 +111,7 @@ def plot_lr_range(lrs, losses: dict, factor: float = 3.0):
                    lw=0.8)
     ax.set_yscale("log")
     ax.set(xlabel="learning rate", ylabel="best validation loss",
-           title=f"digits MLP: dashed = {factor:g}x the best loss")
+           title=f"digits MLP: dashed = {factor:g}x the best loss (mean over seeds)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -63,7 +63,7 @@ def trajectory_explorer(rule: str = "momentum", surface: str = "quadratic", lr: 
     from tnn.plots.optimizers import draw_surface
 
     lr_slider = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=0, step=0.05,
-                                       description="lr", readout_format=".2g")
+                                       description="lr", readout_format=".3g")
     beta_slider = widgets.FloatSlider(value=beta, min=0.0, max=0.99, step=0.01,
                                       description="beta")
     rule_menu = widgets.Dropdown(options=EXPLORER_RULES, value=rule, description="optimizer")
