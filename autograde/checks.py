@@ -13,6 +13,10 @@ kernel cannot be trusted to report:
 - **reference imports**: importing the course library (``from tnn.activations import
   sigmoid``) in an answer. The tests of every answer cell that uses an imported name (or
   holds the import) score 0.
+- **ground truth in an answer**: an answer that imports or reaches :data:`GROUND_TRUTH`
+  (``torch.optim``: the tests compare the update rules with it, so an answer built on it
+  proves nothing). Flagged, and that answer's tests score 0, as for a reference import. The
+  notebooks' rules say so.
 
 After: the executed notebook is scanned for cells stopped by the time limit
 (``CellTimeoutError``) or the memory cap (``MemoryError``), which flag the hand-in.
@@ -38,6 +42,8 @@ FORBIDDEN_ATTRS = {"modules", "__builtins__", "__dict__", "__globals__", "__code
                    "__closure__", "f_globals", "f_locals", "f_back", "_getframe",
                    "run_cell", "ex", "ev", "user_ns", "push", "system", "getoutput",
                    "set_next_input"}
+#: what the tests use as ground truth: an answer may not call it
+GROUND_TRUTH = ("torch.optim",)
 SAFE_MAGICS = {"time", "timeit", "matplotlib", "precision", "who", "whos", "pinfo", "pinfo2"}
 
 
@@ -103,6 +109,36 @@ def _root_name(node) -> str | None:
 
 def _is_tnn(module: str) -> bool:
     return module == "tnn" or module.startswith("tnn.")
+
+
+def _dotted(node) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    return ".".join([node.id, *reversed(parts)])
+
+
+def ground_truth_uses(tree: ast.AST, imports: dict[str, str]) -> set[str]:
+    """The :data:`GROUND_TRUTH` modules ``tree`` imports or reaches through an attribute
+    (``torch.optim.Adam``, ``from torch import optim``, ``import torch.optim as o``)."""
+    def hit(dotted: str) -> str | None:
+        return next((g for g in GROUND_TRUTH if dotted == g or dotted.startswith(g + ".")),
+                    None)
+
+    found = {g for m in imports.values() if (g := hit(m))}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {g for a in node.names if (g := hit(a.name))}
+        elif isinstance(node, ast.Attribute) and (dotted := _dotted(node)):
+            root, _, rest = dotted.partition(".")
+            full = f"{imports.get(root, root)}.{rest}" if rest else imports.get(root, root)
+            if g := hit(full):
+                found.add(g)
+    return found
 
 
 def tamper_reasons(tree: ast.AST, protected: set[str], modules: set[str]) -> list[str]:
@@ -215,6 +251,12 @@ def analyse(student_nb, source_nb) -> Inspection:
         imports = _import_bindings(tree)
         refs = {n for n, m in imports.items() if _is_tnn(m) and not any(
             m == a or m.startswith(a + ".") for a in ALLOWED_TNN)}
+        truth = ground_truth_uses(tree, imports)
+        if truth:
+            result.flags.append(f"uses {', '.join(sorted(truth))}, the tests' ground truth, in "
+                                f"{'answer ' + gid if gid else 'an added cell'}")
+            if owner:
+                result.zero_cells.update(tests_of.get(owner, []))
         if refs:
             ref_names |= refs
             result.flags.append(f"imports the course library's reference ({', '.join(sorted(imports[n] for n in refs))}) "
