@@ -9,6 +9,8 @@ name a function of assignment 01, which apply to that assignment only.
 
 from __future__ import annotations
 
+import ast
+import contextlib
 import json
 import re
 import warnings
@@ -52,20 +54,38 @@ def filled_in(aid: str, root: Path = REPO_ROOT, replace: dict | None = None):
 
 
 def structure(aid: str, root: Path = REPO_ROOT):
-    """``(answers, tests_of, points)``: answer cells in order, the test cells after each
-    (until the next answer), and the points of every autograded test cell."""
+    """``(answers, tests_of, points)``: answer cells in order, the test cells of each and the
+    points of every autograded test cell.
+
+    An answer's tests are the test cells after it (until the next answer), and any later test
+    cell that calls a function the answer defines (a graded experiment that trains with the
+    student's functions): when the answer is broken, those cells lose their points too. A
+    test that puts the reference in place of an earlier answer only assigns to its name, so
+    it does not count.
+    """
     solution, _ = load(aid, root)
     answers, tests_of, points, current = [], {}, {}, None
+    defined_by = {}  # function name -> the answer cell that defines it
     for cell in solution.cells:
         m = _meta(cell)
         if m.get("solution") and cell.cell_type == "code":
             current = m["grade_id"]
             answers.append(current)
             tests_of[current] = []
+            with contextlib.suppress(SyntaxError):
+                defined_by.update({node.name: current for node in ast.parse(cell.source).body
+                                   if isinstance(node, ast.FunctionDef)})
         elif m.get("grade") and not m.get("solution"):
             points[m["grade_id"]] = float(m["points"])
             if current:
                 tests_of[current].append(m["grade_id"])
+            if cell.cell_type == "code":
+                with contextlib.suppress(SyntaxError):
+                    called = {node.id for node in ast.walk(ast.parse(cell.source))
+                              if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+                    for owner in sorted({defined_by[n] for n in called if n in defined_by}
+                                        - {current}):
+                        tests_of[owner].append(m["grade_id"])
     return answers, tests_of, points
 
 

@@ -24,7 +24,8 @@ from tnn.data import Split, digits_splits
 __all__ = [
     "SURFACES", "BETA_NAME", "RACERS", "surface_value", "surface_grid", "surface_grad", "trajectory", "steps_to_tolerance",
     "zigzag_fraction", "best_lr_race", "convex_rates", "loglog_slope", "adagrad_vs_rmsprop",
-    "adam_bias_check", "adam_first_steps", "digits_01", "train_mlp", "lr_sweep", "good_lr_width",
+    "adam_bias_check", "adam_first_steps", "digits_01", "TORCH_OPTIMIZERS", "train_mlp",
+    "lr_sweep", "good_lr_width",
 ]
 
 #: The 2-D surfaces: the quadratic ``(x**2 + 50 y**2) / 2`` (condition number 50, y the
@@ -301,41 +302,58 @@ def _forward(params: dict, X: torch.Tensor) -> torch.Tensor:
     return h  # (N, classes) logits
 
 
+#: the torch.optim optimizer :func:`train_mlp` uses for each rule, our hyperparameter names
+#: bridged to torch's (the rules equal these to ~1e-14 per step, tests/test_optimizers.py)
+TORCH_OPTIMIZERS = {
+    "sgd": lambda ps, lr: torch.optim.SGD(ps, lr=lr),
+    "momentum": lambda ps, lr, gamma=0.9: torch.optim.SGD(ps, lr=lr, momentum=gamma),
+    "nesterov": lambda ps, lr, gamma=0.9: torch.optim.SGD(ps, lr=lr, momentum=gamma,
+                                                           nesterov=True),
+    "rmsprop": lambda ps, lr, decay=0.99, eps=1e-8: torch.optim.RMSprop(ps, lr=lr, alpha=decay,
+                                                                         eps=eps),
+    "adam": lambda ps, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0: torch.optim.Adam(
+        ps, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay),
+    "adamw": lambda ps, lr, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2:
+        torch.optim.AdamW(ps, lr=lr, betas=(beta1, beta2), eps=eps, weight_decay=weight_decay),
+}
+
+
 def train_mlp(rule: str, lr: float, split: dict, *, seed: int = 0, epochs: int = 20,
               batch_size: int = 32, hidden: int = 64, device="cpu", **hyper) -> np.ndarray:
-    """Train a 64 -> ``hidden`` -> 10 ReLU MLP on ``split`` with ``rule``'s torch twin.
+    """Train a 64 -> ``hidden`` -> 10 ReLU MLP on ``split`` with ``rule``'s torch.optim
+    optimizer (:data:`TORCH_OPTIMIZERS`; ``hyper`` in our names, e.g. ``gamma``, ``beta1``).
 
-    ``split`` has ``"train"`` and ``"val"`` :class:`tnn.data.Split` s with pixels in
-    [0, 1]. The parameters are a plain dict; every mini-batch's gradients come from
-    ``torch.autograd.grad`` and the step from ``tnn.optimizers.<rule>_torch``. ``seed``
-    decides the initial weights and the batch order.
+    An experiment about learning-rate ranges, not about our code: it steps with the
+    well-kept library (our rules take the same steps to ~1e-14, which a chaotic run at a
+    high rate could still amplify into a different last digit). ``split`` has ``"train"``
+    and ``"val"`` :class:`tnn.data.Split` s with pixels in [0, 1]. ``seed`` decides the
+    initial weights and the batch order.
 
     Returns ``{"val_loss", "val_acc"}``, each of shape (epochs,), after every epoch; from
     the first epoch whose weights are no longer finite, the loss is ``inf`` and the
     accuracy 0.
     """
-    check_choice(rule, "rule", tuple(opt.RULES))
+    check_choice(rule, "rule", tuple(TORCH_OPTIMIZERS))
     lr = check_positive(lr, "lr")
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
-    step = opt.RULES[rule][1]
     device = torch.device(device)
-    params = _init_mlp([split["train"].X.shape[1], hidden, 10], seed, device)
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in
+              _init_mlp([split["train"].X.shape[1], hidden, 10], seed, device).items()}
+    optimizer = TORCH_OPTIMIZERS[rule](list(params.values()), lr, **hyper)
     X = torch.as_tensor(split["train"].X, device=device)
     y = torch.as_tensor(split["train"].y, device=device)
     Xv = torch.as_tensor(split["val"].X, device=device)
     yv = torch.as_tensor(split["val"].y, device=device)
     gen = torch.Generator().manual_seed(seed + 1)
-    state, losses, accs = None, np.full(epochs, np.inf), np.zeros(epochs)
+    losses, accs = np.full(epochs, np.inf), np.zeros(epochs)
     for epoch in range(epochs):
         order = torch.randperm(len(y), generator=gen).to(device)
         for start in range(0, len(y), batch_size):
             idx = order[start:start + batch_size]
-            live = {k: v.requires_grad_(True) for k, v in params.items()}
-            loss = torch.nn.functional.cross_entropy(_forward(live, X[idx]), y[idx])
-            grads = dict(zip(live, torch.autograd.grad(loss, list(live.values())), strict=True))
-            params, state = step({k: v.detach() for k, v in live.items()}, grads, state,
-                                 lr=lr, **hyper)
+            optimizer.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(_forward(params, X[idx]), y[idx]).backward()
+            optimizer.step()
         with torch.no_grad():
             if not all(torch.isfinite(v).all() for v in params.values()):
                 break
