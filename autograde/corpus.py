@@ -196,7 +196,9 @@ def hostile(aid: str, root: Path = REPO_ROOT, runtime: bool = True, extra=None) 
         Case("duplicated_answer_id", sub(_duplicate(good, first)), flag="duplicated"),
         Case("stderr_warning", sub(append(first, "import sys\nprint('DeprecationWarning: just a note', file=sys.stderr)\n"
                                                  "import warnings\nwarnings.warn('a harmless warning')"))),
-        Case("huge_output", sub(prepend(first, "for _i in range(10**7):\n    print(_i)")),
+        # prints far more than the output cap, for longer than any time limit (10**7 lines
+        # once finished within the limit on an idle machine, leaving only "output cut")
+        Case("huge_output", sub(prepend(first, "for _i in range(10**10):\n    print(_i)")),
              lose=set(tests_of[first]), flag="time limit"),
         # grows by 128 MiB of touched memory a step until the watchdog stops the kernel
         Case("memory_growth", sub(prepend(first, "import numpy\n_hog = []\nwhile True:\n"
