@@ -237,3 +237,14 @@ def check_weight_chain(x_shape, weight_shapes) -> None:
                 f"got {tuple(shape)}."
             )
         d = shape[1]
+
+
+def check_param_dicts(params, grads) -> None:
+    """``params`` and ``grads`` are dicts name -> array with the same names (one step of an
+    optimizer or a penalty over a network's parameters)."""
+    if not isinstance(params, dict) or not isinstance(grads, dict):
+        raise TypeError("params and grads must be dicts name -> array, e.g. {'W1': W1, "
+                        f"'b1': b1}}; got {type(params).__name__} and {type(grads).__name__}.")
+    if set(params) != set(grads):
+        raise ValueError(f"params and grads must have the same names; got {sorted(params)} "
+                         f"and {sorted(grads)}.")

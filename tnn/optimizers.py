@@ -68,6 +68,7 @@ import torch
 from tnn._validate import (
     as_float_array,
     as_float_tensor,
+    check_param_dicts,
     check_positive,
     check_positive_int,
     check_real,
@@ -266,12 +267,7 @@ def check_hyper(rule, hyper: dict) -> dict:
 
 
 def _convert(params, grads, backend: str):
-    if not isinstance(params, dict) or not isinstance(grads, dict):
-        raise TypeError("params and grads must be dicts name -> array, e.g. {'W1': W1, "
-                        f"'b1': b1}}; got {type(params).__name__} and {type(grads).__name__}.")
-    if set(params) != set(grads):
-        raise ValueError(f"params and grads must have the same names; got {sorted(params)} "
-                         f"and {sorted(grads)}.")
+    check_param_dicts(params, grads)
     P, G = {}, {}
     for name, p in params.items():
         if backend == "numpy":

@@ -44,6 +44,7 @@ from tnn._validate import (
     as_float_tensor,
     check_choice,
     check_int,
+    check_param_dicts,
     check_positive,
 )
 from tnn.reg_experiments import (
@@ -197,15 +198,6 @@ def is_bias(name) -> bool:
     return name.startswith("b")
 
 
-def _check_params(params, grads) -> None:
-    if not isinstance(params, dict) or not isinstance(grads, dict):
-        raise TypeError("params and grads must be dicts name -> array, e.g. {'W1': W1, "
-                        f"'b1': b1}}; got {type(params).__name__} and {type(grads).__name__}.")
-    if set(params) != set(grads):
-        raise ValueError(f"params and grads must have the same names; got {sorted(params)} "
-                         f"and {sorted(grads)}.")
-
-
 def sgd_step(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
              beta: float = 1.0) -> dict:
     """One plain SGD step on the penalized loss: ``p - lr * (grad + penalty gradient)``.
@@ -226,7 +218,7 @@ def sgd_step(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
     -------
     new_params : dict of str -> ndarray, same names, shapes and dtypes as ``params``
     """
-    _check_params(params, grads)
+    check_param_dicts(params, grads)
     lr = check_positive(lr, "lr")
     out = {}
     for name, p in params.items():
@@ -243,7 +235,7 @@ def sgd_step(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
 def sgd_step_torch(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
                    beta: float = 1.0) -> dict:
     """Torch twin of :func:`sgd_step` (dicts of tensors; new tensors, nothing in place)."""
-    _check_params(params, grads)
+    check_param_dicts(params, grads)
     lr = check_positive(lr, "lr")
     out = {}
     for name, p in params.items():

@@ -85,7 +85,7 @@ def elastic_net_penalty_torch(w, lam: float, beta: float):
 
 def sgd_step_torch(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
                    beta: float = 1.0) -> dict:
-    _check_params(params, grads)
+    check_param_dicts(params, grads)
     lr, lam = check_positive(lr, "lr"), _lam(lam)
     kind = check_choice(kind, "kind", KINDS)
     out = {}
@@ -109,7 +109,7 @@ def sgd_step_torch(params: dict, grads: dict, lr: float, lam: float, kind: str =
 
 def sgd_step(params: dict, grads: dict, lr: float, lam: float, kind: str = "l2",
              beta: float = 1.0) -> dict:
-    _check_params(params, grads)
+    check_param_dicts(params, grads)
     arrays = {k: as_float_array(v, k) for k, v in params.items()}
     tensors = {k: torch.from_numpy(v) for k, v in arrays.items()}
     tgrads = {k: torch.from_numpy(as_float_array(grads[k], f"grads[{k!r}]")) for k in arrays}
