@@ -14,9 +14,9 @@ kernel cannot be trusted to report:
   sigmoid``) in an answer. The tests of every answer cell that uses an imported name (or
   holds the import) score 0.
 - **ground truth in an answer**: an answer that imports or reaches :data:`GROUND_TRUTH`
-  (``torch.optim``: the tests compare the update rules with it, so an answer built on it
-  proves nothing). Flagged, and that answer's tests score 0, as for a reference import. The
-  notebooks' rules say so.
+  (``torch.optim`` and torch's gradient clipping: the tests compare the update rules, the
+  schedules and the clipping with them, so an answer built on them proves nothing). Flagged,
+  and that answer's tests score 0, as for a reference import. The notebooks' rules say so.
 
 After: the executed notebook is scanned for cells stopped by the time limit
 (``CellTimeoutError``) or the memory cap (``MemoryError``), which flag the hand-in.
@@ -43,7 +43,8 @@ FORBIDDEN_ATTRS = {"modules", "__builtins__", "__dict__", "__globals__", "__code
                    "run_cell", "ex", "ev", "user_ns", "push", "system", "getoutput",
                    "set_next_input"}
 #: what the tests use as ground truth: an answer may not call it
-GROUND_TRUTH = ("torch.optim",)
+GROUND_TRUTH = ("torch.optim", "torch.nn.utils.clip_grad", "torch.nn.utils.clip_grad_norm_",
+                "torch.nn.utils.clip_grads_with_norm_", "torch.nn.utils.get_total_norm")
 SAFE_MAGICS = {"time", "timeit", "matplotlib", "precision", "who", "whos", "pinfo", "pinfo2"}
 
 

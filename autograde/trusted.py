@@ -297,6 +297,9 @@ class Plan:
         # the student's eyes: it ran in the kernel; re-running it here would only cost time.
         self.steps = [step for step in self.steps
                       if step[0] == "test" or not self._uses_student_code(step[2])]
+        # Code after the last test (a figure for a written answer) cannot change a score.
+        while self.steps and self.steps[-1][0] != "test":
+            self.steps.pop()
         self.depends_on = {
             name: {n.id for n in ast.walk(body) if isinstance(n, ast.Name)} & self.functions - {name}
             for name, body in bodies.items()}

@@ -12,7 +12,9 @@ import numpy as np
 
 
 def probe() -> dict[str, np.ndarray]:
-    from tnn import activations, initialization, optimizers, preprocessing
+    import torch
+
+    from tnn import activations, initialization, optimizers, preprocessing, schedules
 
     r = np.random.default_rng(5)
     x = np.array([-1000.0, -12.0, -2.0, -1e-3, 0.0, 1e-3, 0.5, 3.0, 12.0])
@@ -89,6 +91,29 @@ def probe() -> dict[str, np.ndarray]:
         for _ in range(10):
             p, s = step(p, {k: v - 0.5 for k, v in p.items()}, s, **hyper)
         out["opt_" + name] = np.concatenate([p[k].ravel() for k in sorted(p)])
+    # schedules over whole runs (and past their end), clipping with torch's eps and others
+    for w, d, final in [(0, 30, 0.0), (1, 12, 0.01), (7, 25, 0.002)]:
+        out[f"warmup_cosine_{w}_{d}"] = [schedules.warmup_cosine_lr(t, 0.1, w, d, final)
+                                         for t in range(w + d + 3)]
+    out["cosine_decay"] = [schedules.cosine_decay_lr(t, 0.3, 17, 0.01) for t in range(20)]
+    out["linear_warmup"] = [schedules.linear_warmup_lr(t, 0.2, 6) for t in range(8)]
+    out["schedule_cosine_w5"] = schedules.schedule_values(
+        schedules.Schedule("cosine", 0.1, decay_steps=20, warmup_steps=5, final_lr=1e-3), 26)
+    grads = {"w": r.normal(size=(4, 3)) * 3, "b": r.normal(size=3)}
+    out["global_grad_norm"] = np.asarray(schedules.global_grad_norm(grads))
+    for max_norm, eps in [(1.0, 1e-6), (0.5, 0.0), (2.0, 0.3), (1e3, 1e-6)]:
+        clipped, norm = schedules.clip_by_global_norm(grads, max_norm, eps)
+        out[f"clip_{max_norm}_{eps}"] = np.concatenate([clipped["w"].ravel(), clipped["b"],
+                                                        [norm]])
+        tg = [torch.from_numpy(grads["w"]), torch.from_numpy(grads["b"])]
+        ct, nt = schedules.clip_by_global_norm_torch(tg, max_norm, eps)
+        out[f"clip_torch_{max_norm}_{eps}"] = np.concatenate(
+            [ct[0].numpy().ravel(), ct[1].numpy(), [float(nt)]])
+    out["global_grad_norm_torch"] = np.asarray(float(schedules.global_grad_norm_torch(
+        [torch.from_numpy(grads["w"])])))
+    norms = np.exp(r.normal(size=57))
+    out["clip_threshold"] = np.array([schedules.clip_threshold(norms, q)
+                                      for q in (90.0, 50.0, 12.5, 100.0)])
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

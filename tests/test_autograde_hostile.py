@@ -186,11 +186,13 @@ def test_checks_catch_tampering_and_reference_imports():
     honest = corpus._answer_source(corpus.filled_in(AID), "relu")
     for code in ("opt = torch.optim.SGD", "from torch import optim",
                  "import torch.optim as o", "from torch.optim import Adam",
-                 "import torch as t\nt.optim.Adam"):
+                 "import torch as t\nt.optim.Adam",
+                 "from torch.nn.utils import clip_grad_norm_ as clip",
+                 "import torch.nn as nn\nnn.utils.get_total_norm"):
         nb = corpus.filled_in(AID, replace={"relu": code + "\n" + honest})
         found = analyse(nb, source)
         assert found.zero_cells == set(tests_of["relu"]), (code, found.flags)
-        assert any("torch.optim, the tests' ground truth" in f for f in found.flags), code
+        assert any("the tests' ground truth" in f for f in found.flags), code
     nb = corpus.filled_in(AID, replace={"relu": "x = torch.ones(2)\n" + honest})
     assert analyse(nb, source).zero_cells == set()  # torch itself is fine
 

@@ -17,8 +17,8 @@ One module per topic, each holding a NumPy reference and its PyTorch twin side b
 - :mod:`tnn.regularization` topic 04: penalties, early stopping, ensembles, batch norm
 - :mod:`tnn.dropout`     topic 05: dropout and its relatives (keep_prob = probability of KEEPING)
 - :mod:`tnn.optimizers`  topic 07: update rules as pure functions, checked against torch.optim
-- :mod:`tnn.schedules`   topic 08 (library ahead of its lecture): schedules, warmup, clipping;
-  its instability experiment in :mod:`tnn.instability`
+- :mod:`tnn.schedules`   topic 08: schedules, warmup, gradient clipping; its instability
+  experiments in :mod:`tnn.instability`
 
 A topic module is the topic's one name: it re-exports the modules it is split into
 (``tnn.initializers``, ``tnn.convgeometry``, ...), so ``from tnn import initialization``

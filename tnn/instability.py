@@ -21,6 +21,16 @@ The protocol (playbook, "training instability"):
    percentile of the norms logged at ``lr*`` (:func:`clipping_fix`), and lowering the
    learning rate (the sweep's own runs at ``lr*``).
 
+4. Where a residual block's normalization goes (:func:`placement_sweep`): a residual MLP
+   (:func:`make_residual_mlp`, 8 blocks of width 64, Adam, 300 steps) with the LayerNorm on
+   the branch, ``x + Norm(f(x))``, trains at every lr up to 0.1 on seeds 0-7, while
+   normalizing after the addition, ``Norm(x + f(x))``, fails on most seeds at 0.01 and on
+   every seed from 0.03 on: lr* 0.003, 33 times lower, although it starts with the lowest
+   loss and the smallest gradients. Adam's runs differ in detail between 1 and 2 CPU
+   threads; these verdicts do not (only post-norm at 0.01: 4 or 3 failures of 4). Its
+   failed runs stay finite and sit at chance: the branch grows to ~10-40 times the identity
+   path and every image ends up with the same representation (:func:`residual_diagnostics`).
+
 A run "trains" when every loss is finite and its final training loss is below
 ``TRAINED_LOSS``; it "diverged" when a loss is NaN/inf or the final loss is no better than
 guessing (``>= DIVERGED_LOSS``, ln 10 = 2.30 predicts nothing).
@@ -36,7 +46,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tnn._validate import check_int, check_positive
+from tnn._validate import check_choice, check_int, check_positive
 from tnn.data import digits_splits
 from tnn.schedules import (
     clip_grad_norm_torch,
@@ -60,8 +70,17 @@ __all__ = [
     "early_check",
     "warmup_sweep",
     "clipping_fix",
+    "OPTIMIZERS",
+    "PLACEMENTS",
+    "RESIDUAL",
+    "ResidualBlock",
+    "make_residual_mlp",
+    "placement_sweep",
+    "placement_summary",
+    "residual_diagnostics",
 ]
 
+OPTIMIZERS = ("sgd", "adam")  # train_run's choices
 TRAINED_LOSS = 0.5  # final training loss below this: the run trained (chance is 2.30)
 DIVERGED_LOSS = 2.0  # final loss at or above this (or NaN/inf): the run diverged
 
@@ -123,8 +142,10 @@ def make_deep_mlp(config: InstabilityConfig = InstabilityConfig(), seed: int = 0
 
 
 def train_run(data: dict, schedule, steps: int, *, config: InstabilityConfig = InstabilityConfig(),
-              seed: int = 0, clip_norm: float | None = None, device="cpu") -> dict:
-    """Train :func:`make_deep_mlp` for ``steps`` updates with ``lr = schedule(step)``.
+              seed: int = 0, clip_norm: float | None = None, device="cpu",
+              model: nn.Module | None = None, optimizer: str = "sgd") -> dict:
+    """Train :func:`make_deep_mlp` (or ``model``) for ``steps`` updates with ``lr =
+    schedule(step)``.
 
     Every step logs the mini-batch loss, the unclipped global gradient norm and the
     validation loss after the update (the playbook's "evaluate every step"). A run stops at
@@ -136,6 +157,13 @@ def train_run(data: dict, schedule, steps: int, *, config: InstabilityConfig = I
     schedule : callable ``lr(step)``, e.g. ``partial(constant_lr, base_lr=0.01)``
     clip_norm : float, optional
         Clip the global gradient norm at this λ before every update.
+    model : torch.nn.Module, optional
+        The network to train, in place: (N, 64) pixels -> (N, 10) logits, e.g. from
+        :func:`make_residual_mlp`. Default: a fresh ``make_deep_mlp(config, seed)``. Either
+        way ``seed`` also fixes the order of the mini-batches.
+    optimizer : {"sgd", "adam"}, default "sgd"
+        ``"sgd"``: SGD with ``config.momentum``; ``"adam"``: ``torch.optim.Adam`` with its
+        default betas (0.9, 0.999) and eps.
 
     Returns
     -------
@@ -145,11 +173,21 @@ def train_run(data: dict, schedule, steps: int, *, config: InstabilityConfig = I
         ``val_acc``, ``trained``, ``diverged`` (bools), ``steps_run``.
     """
     steps = check_int(steps, "steps")
-    model = make_deep_mlp(config, seed, device)
+    optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
+    if model is None:
+        model = make_deep_mlp(config, seed, device)
+    elif not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (e.g. make_residual_mlp('branch')) or "
+                        f"None for make_deep_mlp; got {type(model).__name__}.")
+    else:
+        model = model.to(device)
     X, y = data["train"]
     Xv, yv = data["val"]
     lr0 = float(schedule(0))
-    opt = torch.optim.SGD(model.parameters(), lr=lr0, momentum=config.momentum)
+    if optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr0)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr0, momentum=config.momentum)
     gen = torch.Generator().manual_seed(10_000 + seed)
     log = {k: np.full(steps, np.nan) for k in ("loss", "grad_norm", "lr", "val_loss")}
     clipped = np.zeros(steps, dtype=bool)
@@ -288,3 +326,177 @@ def clipping_fix(reference_norms, base_lr: float, seeds=LECTURE["seeds"], *,
         reports[seed] = clipping_report(norms[np.isfinite(norms)], threshold)
     return {"threshold": threshold, "reference": clipping_report(reference, threshold),
             "runs": runs, "reports": reports}
+
+
+# ---------------------------------------------------------------------------- residual + norm
+#: Where a residual block puts its LayerNorm; f = Linear -> ReLU -> Linear.
+PLACEMENTS = {
+    "branch": "x + Norm(f(x))",  # the playbook's placement: the norm on the branch
+    "post": "Norm(x + f(x))",  # normalize after the addition
+    "pre": "x + f(Norm(x))",  # the norm on the branch's input
+    "none": "x + f(x)",  # no normalization
+}
+
+#: The placement experiment: a residual MLP trained with Adam over a grid of learning rates.
+RESIDUAL = {
+    "placements": tuple(PLACEMENTS),
+    "blocks": 8,
+    "width": 64,
+    "optimizer": "adam",
+    "steps": 300,
+    "sweep_lrs": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3),
+    "seeds": (0, 1, 2, 3),
+}
+
+
+class ResidualBlock(nn.Module):
+    """One residual block on (N, width) activations: f = Linear -> ReLU -> Linear, combined
+    with its input and a LayerNorm as ``placement`` says (a key of :data:`PLACEMENTS`).
+
+    Both linear layers start with He's std ``sqrt(2 / width)`` and zero biases, drawn from
+    ``generator``; the LayerNorm starts at scale 1, shift 0.
+    """
+
+    def __init__(self, width: int, placement: str, generator: torch.Generator):
+        super().__init__()
+        self.placement = check_choice(placement, "placement", tuple(PLACEMENTS))
+        self.f = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
+        for lin in (self.f[0], self.f[2]):
+            with torch.no_grad():
+                lin.weight.copy_(torch.randn(width, width, generator=generator)
+                                 * math.sqrt(2.0 / width))
+                lin.bias.zero_()
+        self.norm = None if placement == "none" else nn.LayerNorm(width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, width) -> (N, width)."""
+        if self.placement == "branch":
+            return x + self.norm(self.f(x))
+        if self.placement == "post":
+            return self.norm(x + self.f(x))
+        if self.placement == "pre":
+            return x + self.f(self.norm(x))
+        return x + self.f(x)
+
+    def extra_repr(self) -> str:
+        return f"placement={self.placement!r}: {PLACEMENTS[self.placement]}"
+
+
+def make_residual_mlp(placement: str, blocks: int = RESIDUAL["blocks"],
+                      width: int = RESIDUAL["width"], seed: int = 0,
+                      device="cpu") -> nn.Sequential:
+    """``Linear(64, width) -> blocks x ResidualBlock(placement) -> Linear(width, 10)``.
+
+    Parameters
+    ----------
+    placement : {"branch", "post", "pre", "none"}
+        Where each block's LayerNorm goes (:data:`PLACEMENTS`): ``x + Norm(f(x))``,
+        ``Norm(x + f(x))``, ``x + f(Norm(x))`` or no norm at all.
+    blocks : int >= 1
+    width : int >= 1
+    seed : int >= 0
+        Seeds the generator of every weight: the input layer (He's std ``sqrt(2 / 64)``),
+        the blocks (He's, see :class:`ResidualBlock`), the output layer (std
+        ``sqrt(1 / width)``); biases 0. The same seed gives the four placements the same
+        weights.
+
+    Returns
+    -------
+    model : torch.nn.Sequential
+        (N, 64) pixels -> (N, 10) logits, for :func:`train_run`'s ``model``.
+    """
+    placement = check_choice(placement, "placement", tuple(PLACEMENTS))
+    blocks, width = check_int(blocks, "blocks"), check_int(width, "width")
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", 0))
+    first, last = nn.Linear(64, width), nn.Linear(width, 10)
+    with torch.no_grad():
+        first.weight.copy_(torch.randn(width, 64, generator=gen) * math.sqrt(2.0 / 64))
+        first.bias.zero_()
+    body = [ResidualBlock(width, placement, gen) for _ in range(blocks)]
+    with torch.no_grad():
+        last.weight.copy_(torch.randn(10, width, generator=gen) * math.sqrt(1.0 / width))
+        last.bias.zero_()
+    return nn.Sequential(first, *body, last).to(device)
+
+
+def placement_sweep(placements=RESIDUAL["placements"], lrs=RESIDUAL["sweep_lrs"],
+                    seeds=RESIDUAL["seeds"], *, blocks: int = RESIDUAL["blocks"],
+                    width: int = RESIDUAL["width"], optimizer: str = RESIDUAL["optimizer"],
+                    steps: int = RESIDUAL["steps"],
+                    config: InstabilityConfig = InstabilityConfig(), device="cpu",
+                    progress=None) -> dict:
+    """One constant-lr run of ``steps`` updates per placement, learning rate and seed, each
+    on a fresh ``make_residual_mlp(placement, blocks, width, seed)`` (mini-batches of
+    ``config.batch_size``; ``config.momentum`` if ``optimizer="sgd"``).
+
+    Returns
+    -------
+    sweep : dict
+        ``{placement: {(lr, seed): run}}`` with the runs of :func:`train_run`, so
+        ``largest_stable_lr(sweep["post"])`` is that placement's lr*.
+    """
+    placements = [check_choice(p, "placement", tuple(PLACEMENTS)) for p in placements]
+    lrs = [float(check_positive(lr, "lr")) for lr in lrs]
+    optimizer = check_choice(optimizer, "optimizer", OPTIMIZERS)
+    jobs = [(p, lr, s) for p in placements for lr in lrs for s in seeds]
+    sweep: dict = {p: {} for p in placements}
+    for p, lr, seed in progress(jobs) if progress is not None else jobs:
+        model = make_residual_mlp(p, blocks, width, seed, device)
+        sweep[p][(lr, seed)] = train_run(instability_data(seed, device),
+                                         partial(constant_lr, base_lr=lr), steps,
+                                         config=config, seed=seed, device=device, model=model,
+                                         optimizer=optimizer)
+    return sweep
+
+
+def placement_summary(sweep: dict) -> dict:
+    """Per placement of a :func:`placement_sweep`: ``lr_star`` (the largest lr that trained
+    on every seed, NaN if none did), ``failed`` (``{lr: runs that did not train}``),
+    ``diverged`` (``{lr: runs that diverged}``) and ``initial_loss`` (the mean loss of the
+    first mini-batch, before any update)."""
+    out = {}
+    for placement, runs in sweep.items():
+        lrs = sorted({lr for lr, _ in runs})
+        stable = [lr for lr in lrs if all(r["trained"] for (x, _), r in runs.items() if x == lr)]
+        out[placement] = {
+            "lr_star": stable[-1] if stable else math.nan,
+            "failed": {lr: sum(not r["trained"] for (x, _), r in runs.items() if x == lr)
+                       for lr in lrs},
+            "diverged": {lr: sum(r["diverged"] for (x, _), r in runs.items() if x == lr)
+                         for lr in lrs},
+            "initial_loss": float(np.mean([r["loss"][0] for r in runs.values()])),
+        }
+    return out
+
+
+def residual_diagnostics(model: nn.Sequential, X: torch.Tensor) -> dict:
+    """How the blocks of a :func:`make_residual_mlp` network treat the inputs ``X`` (N, 64).
+
+    Returns
+    -------
+    diagnostics : dict
+        ``branch_ratio``: array (blocks,), the RMS of what each block puts beside its input
+        (``Norm(f(x))``, ``f(x)`` or ``f(Norm(x))``) over the RMS of its input ``x``: far
+        above 1, the branch drowns the identity path. ``dead``: array (blocks,), the
+        fraction of each block's hidden ReLU units that are 0 on every row of ``X``.
+        ``spread``: the last block's output, its std across the rows (mean over units)
+        over its mean absolute value; 0 means every input gets the same representation.
+    """
+    blocks = [m for m in model if isinstance(m, ResidualBlock)]
+    if not blocks:
+        raise TypeError("model must hold ResidualBlocks, e.g. make_residual_mlp('post'); got "
+                        f"none in {type(model).__name__}.")
+    ratios, dead = [], []
+    with torch.no_grad():
+        h = model[0](X)
+        for block in blocks:
+            inner = block.norm(h) if block.placement == "pre" else h
+            hidden = block.f[1](block.f[0](inner))
+            branch = block.f[2](hidden)
+            if block.placement == "branch":
+                branch = block.norm(branch)
+            ratios.append((branch.square().mean().sqrt() / h.square().mean().sqrt()).item())
+            dead.append(((hidden > 0).sum(0) == 0).float().mean().item())
+            h = block(h)
+        spread = (h.std(0).mean() / h.abs().mean()).item()
+    return {"branch_ratio": np.array(ratios), "dead": np.array(dead), "spread": spread}

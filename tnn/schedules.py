@@ -46,6 +46,7 @@ __all__ = [
     "linear_warmup_lr",
     "warmup_protocol_lr",
     "with_warmup",
+    "warmup_cosine_lr",
     "warmup_budget",
     "Schedule",
     "schedule_values",
@@ -177,6 +178,25 @@ def with_warmup(step: int, schedule: Callable[[int], float], warmup_steps: int) 
     if step >= warmup_steps:
         return float(schedule(step - warmup_steps))
     return linear_warmup_lr(step, float(schedule(0)), warmup_steps)
+
+
+def warmup_cosine_lr(step: int, base_lr: float, warmup_steps: int, decay_steps: int,
+                     final_lr: float = 0.0) -> float:
+    """Linear warmup to ``base_lr`` over ``warmup_steps``, then :func:`cosine_decay_lr` over
+    ``decay_steps`` (prepended: the run has ``warmup_steps + decay_steps`` updates).
+
+    The usual modern default, written out as plain numbers (no function argument), so that
+    the torch equivalent is ``SequentialLR([LinearLR(1 / W, 1, W - 1),
+    CosineAnnealingLR(decay_steps, final_lr)], milestones=[W])``.
+    """
+    step, base_lr = _step(step), _lr(base_lr)
+    warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
+    check_int(decay_steps, "decay_steps")
+    _floor(final_lr, base_lr)
+    if step < warmup_steps:  # 1. the ramp: (t + 1) / W of the peak
+        return base_lr * (step + 1) / warmup_steps
+    # 2. then the cosine decay at its own step, shifted by the warmup
+    return cosine_decay_lr(step - warmup_steps, base_lr, decay_steps, final_lr)
 
 
 def warmup_budget(warmup_steps: int, max_train_steps: int) -> dict:
@@ -469,3 +489,22 @@ def clipping_report(norms, threshold: float) -> ClipReport:
                       f"{100 * frac:.1f}% of {norms.size} updates clipped at {threshold:.4g}: "
                       f"{verdict}")
 
+
+
+def __getattr__(name: str):
+    """The instability experiments (:mod:`tnn.instability`) under the topic's one name, loaded
+    on first use: that module imports this one, so a re-export at import time would be a
+    cycle."""
+    if name.startswith("__"):  # the import system asks for __path__ and the like
+        raise AttributeError(name)
+    from tnn import instability
+
+    if name in instability.__all__:
+        return getattr(instability, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    from tnn import instability
+
+    return sorted(set(globals()) | set(instability.__all__))

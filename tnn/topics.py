@@ -36,12 +36,14 @@ TOPICS: tuple[Topic, ...] = (
           "dropout: inverted dropout, PyTorch's p, DropConnect, stochastic depth, MC dropout"),
     Topic("07", "optimizers",
           "optimizers: momentum, Nesterov, adaptive rates, Adam and AdamW"),
+    Topic("08", "schedules",
+          "schedules, warmup, gradient clipping and training instability"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
     "data augmentation",
-    "schedules / warmup / clipping", "hyperparameter search", "the seven-step tuning recipe",
+    "hyperparameter search", "the seven-step tuning recipe",
 )
 
 
