@@ -1,6 +1,7 @@
 """Topic 08: learning-rate schedules against torch.optim.lr_scheduler step by step, warmup
 prepended (not squeezed), gradient clipping against torch.nn.utils.clip_grad_norm_, the
-90th-percentile threshold, and the instability experiments asserted over several seeds.
+90th-percentile threshold, the instability experiments and the placement of the normalization
+in a residual network asserted over several seeds, and lecture 08's figures and explorer.
 """
 
 import math
@@ -249,7 +250,9 @@ def test_threshold_at_the_90th_percentile_and_the_report():
     hard = S.clipping_report(norms, 40.0)
     assert hard.fraction_clipped == pytest.approx(0.60) and hard.aggressive
     assert "extremely aggressive" in hard.message and "lower the lr" in hard.message
-    assert not S.clipping_report(norms, 50.0).aggressive  # exactly 50 %: not "more than half"
+    half = S.clipping_report(norms, 50.0)  # exactly 50 %: not "more than half", but heavy
+    assert not half.aggressive and "heavy, though below the playbook's 50 % limit" in half.message
+    assert "outliers only" in S.clipping_report(norms, 80.0).message  # 20 %: still outliers
 
 
 def test_clipping_messages():
@@ -651,10 +654,10 @@ def test_schedule_explorer_update_summarizes_the_run_and_the_budget():
     assert {999, 1_000} <= set(steps.tolist())  # the warmup's end and the decay's start
     np.testing.assert_array_equal(v["lr"], [sched(int(t)) for t in steps])
     assert "1,000 warmup + 10,000 decay = 11,000 steps" in v["summary"]
-    assert "within the 10%" in v["summary"] and "add training steps" in v["summary"]
+    assert "within the 10%" in v["summary"] and "may need more steps" in v["summary"]
     assert "too long to try" in explorer_update("linear", 0.1, 1_500, 10_000)["summary"]
     short = explorer_update("linear", 0.1, 300, 10_000)["summary"]
-    assert "within the 10%" in short and "add training steps" not in short
+    assert "within the 10%" in short and "may need more steps" not in short
     assert "no warmup" in explorer_update("constant", 0.1, 0, 10_000)["summary"]
     # step decay: both sides of every drop are drawn (three stretches by default)
     step = explorer_update("step", 0.1, 0, 9_000)

@@ -103,7 +103,7 @@ LECTURE = {
     "sweep_lrs": (0.001, 0.003, 0.01, 0.03),
     "check_steps": 500,  # the early-instability check: ~500 steps at 2 * lr*, every step evaluated
     "spike": 1.0,  # a rise of the validation loss by more than 1 nat above its running minimum
-    "high_lr_factor": 10,  # the fixes are tried at 10 * lr* (the playbook's target for warmup)
+    "high_lr_factor": 10,  # the fixes are tried at 10 * lr* (3x the rate that failed, 0.01)
     "warmup_steps": (10, 100, 1000),
     "percentile": 90.0,
     "seeds": (0, 1, 2, 3),

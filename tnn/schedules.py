@@ -437,6 +437,7 @@ def clip_grad_norm_torch(parameters, max_norm: float, eps: float = 1e-6):
 # choosing the threshold from logged norms
 # --------------------------------------------------------------------------------------------
 AGGRESSIVE = 0.5  # more than half the updates clipped: "extremely aggressive" (the playbook)
+OUTLIERS = 0.2  # up to this fraction clipped: only the outliers (p90 clips 10 %)
 
 
 def clip_threshold(norms, percentile: float = 90.0) -> float:
@@ -477,14 +478,20 @@ def clipping_report(norms, threshold: float) -> ClipReport:
     """The fraction of steps whose unclipped norm exceeds ``threshold``, with the verdict.
 
     More than 50 % clipped is "extremely aggressive": clipping then shrinks nearly every
-    update, which is a roundabout way of lowering the learning rate; lower it instead.
+    update, which is a roundabout way of lowering the learning rate; lower it instead. Up to
+    20 % (the 90th percentile clips 10 %) it clips the outliers only; in between it is heavy,
+    still below the playbook's limit.
     """
     norms = _norms(norms)
     threshold = check_positive(threshold, "threshold")
     frac = float(np.mean(norms > threshold))
     aggressive = frac > AGGRESSIVE
-    verdict = ("extremely aggressive: really a smaller learning rate, lower the lr instead"
-               if aggressive else "clips the outliers only")
+    if aggressive:
+        verdict = "extremely aggressive: really a smaller learning rate, lower the lr instead"
+    elif frac > OUTLIERS:
+        verdict = "heavy, though below the playbook's 50 % limit"
+    else:
+        verdict = "clips the outliers only"
     return ClipReport(threshold, frac, aggressive,
                       f"{100 * frac:.1f}% of {norms.size} updates clipped at {threshold:.4g}: "
                       f"{verdict}")

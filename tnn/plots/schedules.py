@@ -101,7 +101,8 @@ def plot_lr_sweep(runs: dict, lr_star: float, trained_loss: float | None = None)
 
 def plot_early_check(check: dict, reference: dict, lr: float, lr_star: float):
     """One panel per seed: the validation loss after every update at ``lr`` (usually
-    2 lr*, solid) and at lr* (dashed), log scale, with each curve's worst rise marked.
+    2 lr*, solid) and at lr* (dashed), both axes logarithmic (the early spikes sit in the
+    first ten updates), with each curve's worst rise marked.
 
     ``check``, ``reference``: ``{seed: run}``; a run's ``val_loss`` has shape (steps,).
     """
@@ -114,9 +115,9 @@ def plot_early_check(check: dict, reference: dict, lr: float, lr_star: float):
         for run, style, label in ((check[seed], "C3-", f"{lr:g} (2 lr*)"),
                                   (reference[seed], "C0--", f"{lr_star:g} (lr*)")):
             val = run["val_loss"]
-            ax.semilogy(_steps(val), val, style, lw=0.9, label=label)
-            _mark_divergence(ax, val, style[:2])
-        ax.set(title=f"seed {seed}", xlabel="step")
+            ax.loglog(_steps(val) + 1, val, style, lw=0.9, label=label)
+            _mark_divergence(ax, val, style[:2], shift=1)
+        ax.set(title=f"seed {seed}", xlabel="update (step + 1, log scale)")
         ax.legend(fontsize=7)
     for ax in axes[:, 0]:
         ax.set_ylabel("validation loss")

@@ -75,9 +75,11 @@ def explorer_update(kind: str = "cosine", base_lr: float = 0.1, warmup_steps: in
         verdict = (f"warmup = {100 * budget['fraction']:.1f}% of the {schedule.decay_steps:,} "
                    f"steps: " + ("within the 10% a sweep may reach" if budget["sweepable"]
                                  else "over 10%, too long to try")
-                   + ("; over 5%, add training steps" if budget["add_steps"] else ""))
+                   + ("; over 5%, the run may need more steps" if budget["add_steps"]
+                      else ""))
+    body = "constant" if kind == "constant" else "decay"
     summary = (f"{kind}, peak lr {base_lr:.3g}: {schedule.warmup_steps:,} warmup + "
-               f"{schedule.decay_steps:,} decay = {budget['total_steps']:,} steps; "
+               f"{schedule.decay_steps:,} {body} = {budget['total_steps']:,} steps; "
                f"last step's lr {schedule(schedule.total_steps - 1):.3g}; {verdict}")
     view = {"steps": steps, "lr": lr, "schedule": schedule, "budget": budget,
             "summary": summary}
