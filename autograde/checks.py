@@ -15,8 +15,10 @@ kernel cannot be trusted to report:
   holds the import) score 0.
 - **ground truth in an answer**: an answer that imports or reaches :data:`GROUND_TRUTH`
   (``torch.optim`` and torch's gradient clipping: the tests compare the update rules, the
-  schedules and the clipping with them, so an answer built on them proves nothing). Flagged,
-  and that answer's tests score 0, as for a reference import. The notebooks' rules say so.
+  schedules and the clipping with them, so an answer built on them proves nothing). Flagged
+  for the instructor, who marks that answer 0 in formgrader (the notebooks' rules say so):
+  like every static finding it changes no score by itself, since a static check can be
+  fooled both ways (``getattr(torch, "op" + "tim")`` is not seen).
 
 After: the executed notebook is scanned for cells stopped by the time limit
 (``CellTimeoutError``) or the memory cap (``MemoryError``), which flag the hand-in.

@@ -4,7 +4,7 @@ The schedules read their values from a run of torch's own schedulers (``CosineAn
 ``LinearLR``, ``SequentialLR``) on a one-weight optimizer, kept per setting so that a whole
 schedule costs one run; the clipping functions delegate to ``torch.nn.utils.get_total_norm``
 and ``clip_grads_with_norm_`` (whose fixed ε of 1e-6 is bridged by shifting the norm it is
-given); the threshold to ``numpy.percentile``.
+given); the threshold to ``torch.quantile``.
 """
 # ruff: noqa: F821  (names resolve in the library module each body is spliced into)
 
@@ -23,7 +23,7 @@ DELEGATE |= {
     "clip_by_global_norm": "torch.nn.utils.clip_grads_with_norm_",
     "global_grad_norm_torch": "torch.nn.utils.get_total_norm",
     "clip_by_global_norm_torch": "torch.nn.utils.clip_grads_with_norm_",
-    "clip_threshold": "numpy.percentile",
+    "clip_threshold": "torch.quantile (linear interpolation, as numpy.percentile)",
 }
 
 
@@ -141,4 +141,5 @@ def clip_threshold(norms, percentile: float = 90.0) -> float:
     percentile = check_positive(percentile, "percentile")
     if percentile > 100:
         raise ValueError(f"percentile must be in (0, 100]; got {percentile}.")
-    return float(np.percentile(norms, percentile))
+    values = torch.from_numpy(np.asarray(norms, dtype=np.float64))
+    return float(torch.quantile(values, percentile / 100.0, interpolation="linear"))
