@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import qmc
 
 from tnn import search as S
@@ -352,3 +353,246 @@ def test_edge_check_validation():
         S.edge_of_space_check(space, trials, loss, goal="minimize", edge_fraction=1.5)
     with pytest.raises(ValueError, match="top_fraction must be finite and > 0"):
         S.edge_of_space_check(space, trials, loss, goal="minimize", top_fraction=0.0)
+
+
+# ------------------------------------------------------------ many trials at once (population)
+@pytest.fixture(scope="module")
+def digits_split():
+    from tnn.optim_experiments import digits_01
+
+    return digits_01(0)
+
+
+VARIED_TRIALS = [
+    {"lr": 3e-3, "dropout": 0.3},
+    {"lr": 1e-2, "weight_decay": 0.1, "beta1": 0.5, "seed": 3},
+    {"lr": 3.0},  # diverges
+    {"lr": 1e-4, "eps": 1e-3, "beta2": 0.9, "dropout": 0.6},
+]
+
+
+def test_population_equals_training_one_by_one_with_torch_adamw(digits_split, device):
+    """Batched products and one vectorized AdamW with per-trial hyperparameters give each
+    trial exactly what torch.optim.AdamW gives it alone (float64), diverging trial included."""
+    from tnn import population
+
+    pop = population.train_population(VARIED_TRIALS, digits_split, epochs=3, device=device,
+                                      dtype=torch.float64, chunk=3)
+    assert pop["val_acc"].shape == pop["val_loss"].shape == pop["train_loss"].shape == (4, 3)
+    for i, trial in enumerate(VARIED_TRIALS):
+        ref = population.train_trial(trial, digits_split, epochs=3, device=device,
+                                     dtype=torch.float64)
+        np.testing.assert_allclose(pop["val_loss"][i], ref["val_loss"], rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(pop["train_loss"][i], ref["train_loss"], rtol=1e-9,
+                                   atol=1e-10)
+        np.testing.assert_array_equal(pop["val_acc"][i], ref["val_acc"])
+    assert np.all(pop["val_acc"][[0, 1], -1] > 0.8)  # the good trials learn ...
+    assert pop["val_acc"][2, -1] < 0.3  # ... the one at lr = 3 does not
+    assert pop["trials"][0] == {**population.HYPERPARAMETERS, "lr": 3e-3, "dropout": 0.3,
+                                "seed": 0}
+
+
+def test_population_float32_agrees_and_a_diverging_trial_leaves_the_others_alone(digits_split):
+    from tnn import population
+
+    with_bad = population.train_population(VARIED_TRIALS, digits_split, epochs=2)
+    without = population.train_population([VARIED_TRIALS[i] for i in (0, 1, 3)], digits_split,
+                                          epochs=2)
+    for key in population.POPULATION_METRICS:
+        np.testing.assert_array_equal(with_bad[key][[0, 1, 3]], without[key])
+    ref = population.train_trial(VARIED_TRIALS[0], digits_split, epochs=2)
+    np.testing.assert_allclose(with_bad["val_loss"][0], ref["val_loss"], atol=1e-4)
+
+
+def test_a_blown_up_trial_is_marked_inf_and_zero():
+    """A rate so high the weights overflow in the first epoch: loss inf, accuracy 0."""
+    from tnn import population
+    from tnn.data import Split
+
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((64, 64)) * 1e18).astype(np.float32)
+    split = {"train": Split(X, rng.integers(0, 10, 64)), "val": Split(X[:8], np.arange(8))}
+    out = population.train_population([{"lr": 1e30}, {"lr": 1e-3}], split, epochs=2,
+                                      batch_size=16)
+    assert np.all(out["val_loss"][0] == np.inf) and np.all(out["val_acc"][0] == 0)
+    assert np.all(np.isfinite(out["val_loss"][1]))
+
+
+def test_same_seed_means_same_batches_whatever_the_dropout(digits_split):
+    """Common random numbers: every epoch draws its masks whatever the rate, so a trial with
+    dropout 0 in a population equals the same trial trained alone, and two trials that differ
+    only in a hyperparameter that does not act (dropout 0 vs weight decay 0) are identical."""
+    from tnn import population
+
+    out = population.train_population([{"lr": 1e-2}, {"lr": 1e-2, "weight_decay": 0.0},
+                                       {"lr": 1e-2, "seed": 1}], digits_split, epochs=2)
+    np.testing.assert_array_equal(out["val_loss"][0], out["val_loss"][1])
+    assert not np.array_equal(out["val_loss"][0], out["val_loss"][2])
+
+
+@pytest.mark.parametrize("trial, message", [
+    ({"lr": 0.0}, r"lr must be in \(0, inf\)"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\)"),
+    ({"beta2": -0.1}, r"beta2 must be in \[0, 1\)"),
+    ({"weight_decay": float("nan")}, r"weight_decay must be in \[0, inf\)"),
+    ({"momentum": 0.9}, "unknown hyperparameter"),
+    ({"lr": "0.1"}, "lr must be a real number"),
+    ({"seed": -1}, "seed must be an int >= 0"),
+    ({"seed": 1.5}, "seed must be an int >= 0"),
+])
+def test_bad_trials_are_refused_with_the_rule(trial, message):
+    from tnn import population
+
+    with pytest.raises((ValueError, TypeError), match=message):
+        population.check_trial(trial)
+
+
+def test_population_refuses_bad_calls(digits_split):
+    from tnn import population
+
+    with pytest.raises(ValueError, match="non-empty list"):
+        population.train_population([], digits_split)
+    with pytest.raises(ValueError, match="non-empty list"):
+        population.train_population({"lr": 1e-3}, digits_split)
+    with pytest.raises(ValueError, match="'train' and 'val'"):
+        population.train_population([{}], {"train": digits_split["train"]})
+    with pytest.raises(ValueError, match="larger than the training set"):
+        population.train_population([{}], digits_split, batch_size=5000)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        population.best_trial({"trials": [{}], "val_acc": np.ones((1, 1))}, "accuracy")
+
+
+def test_best_trial_reads_the_last_epoch():
+    from tnn import population
+
+    result = {"trials": [{"lr": 1}, {"lr": 2}, {"lr": 3}],
+              "val_acc": np.array([[0.9, 0.5], [0.1, 0.7], [0.2, 0.7]]),
+              "val_loss": np.array([[0.1, 0.9], [0.5, 0.4], [0.3, 0.6]])}
+    assert population.best_trial(result) == (1, {"lr": 2}, 0.7)
+    assert population.best_trial(result, "val_loss") == (1, {"lr": 2}, 0.4)
+
+
+# ---------------------------------------------------- lecture 09's claims, over several seeds
+CLAIM_SEEDS = range(4)
+
+
+@pytest.fixture(scope="module")
+def studies():
+    """Lecture 09's pool, narrow-space, roles and Adam studies on split seeds 0-3 (the lecture
+    shows seed 0), on one CPU thread as the lecture runs them."""
+    from tnn import search_experiments as experiments
+    from tnn.device import few_threads
+
+    out = {}
+    with few_threads("cpu"):
+        for seed in CLAIM_SEEDS:
+            out[seed] = {"pool": experiments.pool_study(seed),
+                         "narrow": experiments.narrow_study(seed),
+                         "roles": experiments.roles_study(seed),
+                         "adam": experiments.adam_budget_study(seed)}
+    return out
+
+
+def _fifth_medians(space, trials, scores):
+    out = {}
+    for axis in space:
+        fifth = np.minimum((S.axis_position(axis, [t[axis.name] for t in trials]) * 5)
+                           .astype(int), 4)
+        out[axis.name] = np.array([np.median(scores[fifth == k]) for k in range(5)])
+    return out
+
+
+@pytest.mark.slow
+def test_the_pool_reads_as_the_lecture_says(studies):
+    """No edge flag in the wide space; the learning rate decides most of the score (its lowest
+    fifth below 0.75, its upper three above 0.9); dropout's top fifth is its worst; weight decay
+    moves the median by less than 2.5 points over its whole range. The narrow space flags lr
+    towards higher values and its best trial is worse than the wide space's."""
+    from tnn import search_experiments as experiments
+
+    for seed, st in studies.items():
+        pool, narrow = st["pool"], st["narrow"]
+        assert len(pool["trials"]) == 128 and pool["edge"] == [], seed
+        med = _fifth_medians(experiments.POOL_SPACE, pool["trials"], pool["scores"])
+        assert med["lr"][0] < 0.75 and np.all(med["lr"][2:] > 0.9), (seed, med["lr"])
+        assert np.argmin(med["dropout"]) == 4, (seed, med["dropout"])
+        spread = {k: np.ptp(v) for k, v in med.items()}
+        assert spread["weight_decay"] < 0.025 and spread["dropout"] < spread["lr"], (seed, spread)
+        assert len(narrow["edge"]) == 1 and narrow["edge"][0].startswith("lr:"), seed
+        assert "towards higher values" in narrow["edge"][0], seed
+        assert narrow["scores"].max() < pool["scores"].max(), seed
+
+
+@pytest.mark.slow
+def test_twenty_trials_beat_six_in_median_and_in_bad_studies(studies):
+    for seed, st in studies.items():
+        budget = st["pool"]["budget"]
+        assert budget[20]["median"] > budget[6]["median"], seed
+        assert budget[20]["q25"] > budget[6]["median"], seed
+
+
+@pytest.mark.slow
+def test_a_fixed_learning_rate_makes_dropout_look_harmful_retuned_it_does_not(studies):
+    """At lr 1e-3 dropout 0.5 loses more than a point on every seed; each arm at its own
+    best rate, the arms are within half a point; dropout is worse at the smallest and the
+    largest rate."""
+    for seed, st in studies.items():
+        roles = st["roles"]
+        assert roles["fixed_lr"] == pytest.approx(1e-3)
+        assert roles["fixed"][1] - roles["fixed"][0] < -0.01, (seed, roles["fixed"])
+        assert abs(roles["retuned"][1] - roles["retuned"][0]) <= 0.005, (seed, roles["retuned"])
+        assert roles["acc"][1, 0] < roles["acc"][0, 0] - 0.03, seed
+        assert roles["acc"][1, -1] < roles["acc"][0, -1] - 0.03, seed
+
+
+@pytest.mark.slow
+def test_adams_three_spaces_end_within_a_few_validation_images(studies):
+    """At every budget the best-of-N medians of the three spaces are within 4 validation
+    images (4/359); in the largest space, trials with eps above 0.1 are the worst ones."""
+    from tnn import search_experiments as experiments
+
+    for seed, st in studies.items():
+        adam = st["adam"]
+        for n in experiments.LECTURE["adam_budgets"]:
+            medians = [res["budget"][n]["median"] for res in adam.values()]
+            assert np.ptp(medians) <= 4 / 359 + 1e-9, (seed, n, medians)
+        res = adam["lr, beta1, eps"]
+        eps = np.array([t["eps"] for t in res["trials"]])
+        lr = np.array([t["lr"] for t in res["trials"]])
+        fast = lr > 3e-3  # slow rates fail whatever eps
+        assert (np.median(res["scores"][fast & (eps > 0.1)])
+                < np.median(res["scores"][fast & (eps < 1e-3)]) - 0.03), seed
+
+
+@pytest.mark.slow
+def test_the_selected_score_is_optimistic(studies):
+    """Retrained with 8 seeds, the pool's best trial scores lower on average than the score
+    that selected it; each source spreads it over at least a point."""
+    from tnn import population
+    from tnn import search_experiments as experiments
+    from tnn.device import few_threads
+
+    for seed in (0, 1):
+        _, best, score = population.best_trial(studies[seed]["pool"]["result"])
+        with few_threads("cpu"):
+            variance = experiments.variance_study(best, seed)
+        assert set(variance) == {"training seed", "data split", "search seed"}
+        assert variance["training seed"].mean() < score, seed
+        for name, values in variance.items():
+            assert values.shape == (8,) and np.ptp(values) >= 0.01 - 1e-9, (seed, name, values)
+
+
+def test_the_topic_module_reaches_population_and_studies_in_either_import_order():
+    """tnn.population and tnn.search_experiments import tnn.search; it re-exports them lazily."""
+    import subprocess
+    import sys
+
+    for first in ("tnn.population", "tnn.search_experiments", "tnn.search"):
+        code = (f"import {first}\nfrom tnn import search\n"
+                "assert search.train_population is __import__('tnn.population').population"
+                ".train_population\n"
+                "assert 'pool_study' in dir(search) and search.POOL_SPACE.names[0] == 'lr'")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+    with pytest.raises(AttributeError, match="has no attribute 'no_such_thing'"):
+        S.no_such_thing  # noqa: B018

@@ -19,8 +19,9 @@ One module per topic, each holding a NumPy reference and its PyTorch twin side b
 - :mod:`tnn.optimizers`  topic 07: update rules as pure functions, checked against torch.optim
 - :mod:`tnn.schedules`   topic 08: schedules, warmup, gradient clipping; its instability
   experiments in :mod:`tnn.instability`
-- :mod:`tnn.search`      topic 09 (library ahead of its lecture): search spaces, grid /
-  random / quasi-random samplers, the best-of-N bootstrap, the edge-of-space check
+- :mod:`tnn.search`      topic 09: search spaces, grid / random / quasi-random samplers, the
+  best-of-N bootstrap, the edge-of-space check; many trials trained at once in
+  :mod:`tnn.population`, lecture 09's studies in :mod:`tnn.search_experiments`
 
 A topic module is the topic's one name: it re-exports the modules it is split into
 (``tnn.initializers``, ``tnn.convgeometry``, ...), so ``from tnn import initialization``

@@ -25,7 +25,7 @@ __all__ = [
     "SURFACES", "BETA_NAME", "RACERS", "surface_value", "surface_grid", "surface_grad", "trajectory", "steps_to_tolerance",
     "zigzag_fraction", "best_lr_race", "convex_rates", "loglog_slope", "adagrad_vs_rmsprop",
     "adam_bias_check", "adam_first_steps", "digits_01", "TORCH_OPTIMIZERS", "train_mlp",
-    "lr_sweep", "good_lr_width",
+    "lr_sweep", "good_lr_width", "init_mlp", "mlp_logits",
 ]
 
 #: The 2-D surfaces: the quadratic ``(x**2 + 50 y**2) / 2`` (condition number 50, y the
@@ -281,7 +281,7 @@ def adam_first_steps(steps: int = 20, lr: float = 1e-3, beta1: float = 0.9,
 # ------------------------------------------------------------------------------------------
 # the learning-rate range on digits: a functional MLP trained with the torch twins
 # ------------------------------------------------------------------------------------------
-def _init_mlp(sizes, seed: int, device) -> dict:
+def init_mlp(sizes, seed: int, device="cpu") -> dict:
     """torch.nn.Linear's default initialization, as a dict W1, b1, W2, b2, ... (W: (in, out))."""
     gen = torch.Generator().manual_seed(seed)
     params = {}
@@ -292,7 +292,8 @@ def _init_mlp(sizes, seed: int, device) -> dict:
     return params
 
 
-def _forward(params: dict, X: torch.Tensor) -> torch.Tensor:
+def mlp_logits(params: dict, X: torch.Tensor) -> torch.Tensor:
+    """The ReLU MLP of :func:`init_mlp`'s parameters: logits of shape (N, classes)."""
     n_layers = len(params) // 2
     h = X  # (N, D)
     for i in range(1, n_layers + 1):
@@ -339,7 +340,7 @@ def train_mlp(rule: str, lr: float, split: dict, *, seed: int = 0, epochs: int =
     batch_size = check_positive_int(batch_size, "batch_size")
     device = torch.device(device)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in
-              _init_mlp([split["train"].X.shape[1], hidden, 10], seed, device).items()}
+              init_mlp([split["train"].X.shape[1], hidden, 10], seed, device).items()}
     optimizer = TORCH_OPTIMIZERS[rule](list(params.values()), lr, **hyper)
     X = torch.as_tensor(split["train"].X, device=device)
     y = torch.as_tensor(split["train"].y, device=device)
@@ -352,12 +353,12 @@ def train_mlp(rule: str, lr: float, split: dict, *, seed: int = 0, epochs: int =
         for start in range(0, len(y), batch_size):
             idx = order[start:start + batch_size]
             optimizer.zero_grad(set_to_none=True)
-            torch.nn.functional.cross_entropy(_forward(params, X[idx]), y[idx]).backward()
+            torch.nn.functional.cross_entropy(mlp_logits(params, X[idx]), y[idx]).backward()
             optimizer.step()
         with torch.no_grad():
             if not all(torch.isfinite(v).all() for v in params.values()):
                 break
-            logits = _forward(params, Xv)  # (N_val, 10)
+            logits = mlp_logits(params, Xv)  # (N_val, 10)
             losses[epoch] = torch.nn.functional.cross_entropy(logits, yv).item()
             accs[epoch] = (logits.argmax(dim=1) == yv).double().mean().item()
     return {"val_loss": losses, "val_acc": accs}

@@ -25,6 +25,7 @@ Scores: each function that ranks trials takes ``goal="maximize"`` (accuracy) or
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import math
 import numbers
@@ -580,3 +581,19 @@ def edge_of_space_check(space, trials, scores, *, goal: str, top_fraction: float
                     f"({axis.scale} scale); widen the search space towards {towards} values "
                     f"(beyond {bound:g}).")
     return messages
+
+
+_PARTS = ("tnn.population", "tnn.search_experiments")  # they import this module
+
+
+def __getattr__(name: str):
+    """:mod:`tnn.population` and :mod:`tnn.search_experiments`, loaded on first use."""
+    if not name.startswith("__"):  # the import system asks for __path__ and the like
+        for part in map(importlib.import_module, _PARTS):
+            if name in part.__all__:
+                return getattr(part, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()).union(*(importlib.import_module(p).__all__ for p in _PARTS)))
