@@ -148,8 +148,9 @@ def variance_study(best: dict, split_seed: int = 0, *, reruns: int = LECTURE["re
                    search_trials: int = LECTURE["search_trials"], device="cpu") -> dict:
     """Three sources of variance around a search's best trial ``best`` (its hyperparameters).
 
-    - ``"training seed"``: ``best`` retrained on the same split with seeds ``0 .. reruns-1``
-      (initial weights, batch order, dropout masks);
+    - ``"training seed"``: ``best`` retrained on the same split with seeds ``1 .. reruns``
+      (initial weights, batch order, dropout masks; the search trained every trial with
+      seed 0);
     - ``"data split"``: ``best`` retrained with seed 0 on ``digits_01(s)`` for ``reruns``
       other splits ``s`` (the split the search used excluded);
     - ``"search seed"``: the whole search (``search_trials`` quasi-random trials over
@@ -160,7 +161,7 @@ def variance_study(best: dict, split_seed: int = 0, *, reruns: int = LECTURE["re
     reruns = check_int(reruns, "reruns", minimum=2)
     split = digits_01(split_seed)
     hyper = {k: v for k, v in best.items() if k != "seed"}
-    seeds = final_scores(_train([{**hyper, "seed": s} for s in range(reruns)], split,
+    seeds = final_scores(_train([{**hyper, "seed": s} for s in range(1, reruns + 1)], split,
                                 device=device))
     other = [s for s in range(reruns + 1) if s != split_seed][:reruns]
     splits = np.array([final_scores(_train([{**hyper, "seed": 0}], digits_01(s),

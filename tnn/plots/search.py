@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from tnn.search import bootstrap_best_of_n
 
@@ -34,13 +35,13 @@ def grid_vs_random_figure(space, samples: dict, importance=None):
         top.set_yticks([])
         top.set_title(f"{title}: {len(np.unique(x))} values of {names[0]}", fontsize=10)
         ax.plot(x, y, "o", color="C0")
-        for v in np.unique(x):
-            ax.axvline(v, ymax=0.04, color="C3", lw=2)
-        ax.set_xlabel(f"{names[0]} (important)")
+        for v in np.unique(x):  # ticks along the top edge, clear of the points
+            ax.axvline(v, ymin=0.96, color="C3", lw=2)
+        ax.set_xlabel(names[0])
         if col == 0:
-            ax.set_ylabel(f"{names[1]} (unimportant)")
+            ax.set_ylabel(names[1])
         ax.set_xlim(space.axes[0].low - 0.05, space.axes[0].high + 0.05)
-        ax.set_ylim(space.axes[1].low - 0.05, space.axes[1].high + 0.05)
+        ax.set_ylim(space.axes[1].low - 0.1, space.axes[1].high + 0.1)
     fig.tight_layout()
     return fig
 
@@ -67,6 +68,7 @@ def axis_plots(space, trials, scores, *, title: str = "", edge_fraction: float =
         log = axis.scale in _LOG_SCALES
         if log:
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # 2e-4, 3e-4, ... would overlap
         low, high = float(axis.low), float(axis.high)
         if log:
             ratio = (high / low) ** edge_fraction
@@ -118,21 +120,26 @@ def best_of_n_figure(scores, budgets, rng, *, n_resamples: int = 10_000):
 
 def roles_figure(roles: dict):
     """Validation accuracy against the learning rate for each dropout arm (mean over
-    seeds), with each arm's best rate (re-tuned) and the one fixed rate marked."""
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for i, p in enumerate(roles["dropout"]):
-        ax.plot(roles["lrs"], roles["acc"][i], "o-", color=f"C{i}", label=f"dropout {p:g}")
-        ax.plot(roles["best_lr"][i], roles["retuned"][i], "*", color=f"C{i}", ms=15, mec="k")
-    ax.axvline(roles["fixed_lr"], color="0.4", ls="--", lw=1)
-    ax.text(roles["fixed_lr"], 0.02, " fixed lr", transform=ax.get_xaxis_transform(),
-            fontsize=9, color="0.3")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (AdamW)")
-    ax.set_ylabel("validation accuracy (mean of seeds)")
+    seeds), with each arm's best rate (re-tuned) and the one fixed rate marked: the whole
+    range on the left, the top 12 points of accuracy on the right."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharex=True)
     top = float(np.max(roles["acc"]))
-    ax.set_ylim(top - 0.12, top + 0.015)
-    ax.legend(fontsize=9, title="star: each arm's best rate", title_fontsize=8)
-    ax.grid(alpha=0.3)
+    for ax, ylim in zip(axes, (None, (top - 0.12, top + 0.015)), strict=True):
+        for i, p in enumerate(roles["dropout"]):
+            ax.plot(roles["lrs"], roles["acc"][i], "o-", color=f"C{i}", label=f"dropout {p:g}")
+            ax.plot(roles["best_lr"][i], roles["retuned"][i], "*", color=f"C{i}", ms=15,
+                    mec="k")
+        ax.axvline(roles["fixed_lr"], color="0.4", ls="--", lw=1)
+        ax.text(roles["fixed_lr"], 0.02, " fixed lr", transform=ax.get_xaxis_transform(),
+                fontsize=9, color="0.3")
+        ax.set_xscale("log")
+        ax.set_xlabel("learning rate (AdamW)")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+            ax.set_title("zoomed in on the best rates", fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("validation accuracy (mean of seeds)")
+    axes[0].legend(fontsize=9, title="star: each arm's best rate", title_fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -146,10 +153,11 @@ def variance_figure(variance: dict, selected: float | None = None):
         values = np.asarray(values, dtype=np.float64)
         ax.plot(i + rng.uniform(-0.12, 0.12, len(values)), values, "o", color=f"C{i}",
                 alpha=0.8)
-        ax.plot([i - 0.25, i + 0.25], [values.mean()] * 2, color="k", lw=2)
+        ax.plot([i - 0.25, i + 0.25], [values.mean()] * 2, color="k", lw=2,
+                label="mean" if i == 0 else None)
     if selected is not None:
         ax.axhline(selected, color="C3", ls="--", lw=1, label="score that selected the trial")
-        ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="lower right")
     ax.set_xticks(range(len(variance)), list(variance))
     ax.set_ylabel("validation accuracy")
     ax.grid(alpha=0.3, axis="y")
