@@ -14,7 +14,7 @@ import numpy as np
 def probe() -> dict[str, np.ndarray]:
     import torch
 
-    from tnn import activations, initialization, optimizers, preprocessing, schedules
+    from tnn import activations, initialization, optimizers, preprocessing, schedules, search
 
     r = np.random.default_rng(5)
     x = np.array([-1000.0, -12.0, -2.0, -1e-3, 0.0, 1e-3, 0.5, 3.0, 12.0])
@@ -114,6 +114,30 @@ def probe() -> dict[str, np.ndarray]:
     norms = np.exp(r.normal(size=57))
     out["clip_threshold"] = np.array([schedules.clip_threshold(norms, q)
                                       for q in (90.0, 50.0, 12.5, 100.0)])
+    # search: the log scale at its ends, the bootstrap's draws for both goals, the edge check
+    u = np.concatenate([[0.0, 0.5, 1.0], r.random(9)])
+    for low, high in [(1e-5, 1e-1), (2.0, 32.0), (0.3, 0.30001)]:
+        out[f"scale_log_{low}_{high}"] = search.scale_log(u, low, high)
+    pool = r.lognormal(size=37)
+    for goal in ("maximize", "minimize"):
+        for n in (1, 6, 20):
+            out[f"best_of_{n}_{goal}"] = search.bootstrap_best_of_n(
+                pool, n, np.random.default_rng(n), goal=goal, n_resamples=301)
+    space = search.SearchSpace((search.Axis("lr", 1e-5, 1e-1, "log"),
+                                search.Axis("wd", 0.0, 0.01),
+                                search.Axis("width", 16, 256, "int_log"),
+                                search.Axis("act", scale="categorical", choices=("relu", "tanh"))))
+    trials = search.quasi_random_search(space, 40, np.random.default_rng(9))
+    acc = np.array([-abs(np.log10(t["lr"]) + 1.3) + t["wd"] * 30 for t in trials])
+    acc[[3, 7]] = acc.max()  # a tie among the best
+    for goal in ("maximize", "minimize"):
+        for top, edge, share in [(0.1, 0.1, 0.5), (0.25, 0.2, 0.3), (1.0, 0.5, 0.5),
+                                 (0.05, 0.1, 1.0)]:
+            messages = search.edge_of_space_check(space, trials, acc, goal=goal,
+                                                  top_fraction=top, edge_fraction=edge,
+                                                  min_share=share)
+            out[f"edge_{goal}_{top}_{edge}_{share}"] = [  # each message as a checksum
+                sum((i + 1) * ord(c) for i, c in enumerate(m)) for m in messages] or [0]
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

@@ -193,3 +193,25 @@ def test_expected_value_keys_survive_last_bit_differences():
         np.sin, {"images": x * 1.001})
     assert _expected.case_key(np.sin, {"images": x}) != _expected.case_key(
         np.sin, {"images": x.astype(np.float32)})
+
+
+def test_stored_expected_values_drop_round_off_around_zero():
+    """The std of identical MC-dropout passes came out as 0 or as 7e-18 from one release to
+    the next on the same machine, so a fresh clone's exercises/ differed from the committed
+    one. Stored values below 1e-15 (float32: 1e-7) are stored as 0; others keep 12 (7)
+    significant digits."""
+    from tnn import _expected
+
+    noisy = np.array([[0.0, 6.93889390e-18, 3.4e-21], [8.7e-19, -4.3e-19, 0.957398066123456789]])
+    clean = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.957398066123]])
+    for arr in (noisy, noisy.astype(np.float32)):
+        stored = _expected.decode(_expected.encode(arr))
+        assert stored.dtype == arr.dtype
+        np.testing.assert_array_equal(stored, clean.astype(arr.dtype) if arr.dtype == np.float64
+                                      else np.float32(clean).round(7))
+    assert _expected.decode(_expected.encode(1e-16)) == 0.0
+    assert _expected.decode(_expected.encode(2e-15)) == 2e-15
+    assert _expected.decode(_expected.encode(np.float64(1e-300))) == 0.0
+    assert np.isnan(_expected.decode(_expected.encode(float("nan"))))
+    both = _expected.decode(_expected.encode(np.array([1e-3, 5e-8], dtype=np.float32)))
+    np.testing.assert_array_equal(both, np.array([1e-3, 0.0], dtype=np.float32))

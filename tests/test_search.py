@@ -628,3 +628,85 @@ def test_search_figures_build_headless():
     fig5 = plots.variance_figure({"seed": scores[:8], "split": scores[8:16]}, selected=0.99)
     assert [t.get_text() for t in fig5.axes[0].get_xticklabels()] == ["seed", "split"]
     plt.close("all")
+
+
+# ------------------------------------------------- assignment 09: its notebook's own cells
+# The solution notebook's set-up, answers and experiment helpers, run in this process with the
+# course's references: the sampler equals tnn.search's, the reference adapter reads every flag,
+# and the graded experiment's thresholds pass honest spaces and fail lazy ones.
+SOLUTION = "solutions/09_search/09_search.ipynb"
+CELLS = ("setup", "scale_log", "quasi_random_values", "bootstrap_best_of_n",
+         "edge_of_space_check", "narrow_space", "widened_space")
+
+
+@pytest.fixture(scope="module")
+def notebook():
+    """The solution's set-up, answers and experiment helpers, run in one namespace."""
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    nb = nbformat.read(root / SOLUTION, as_version=4)
+    names = {}
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and gid in CELLS:
+            source = "\n".join(line for line in cell.source.splitlines()
+                               if "### BEGIN SOLUTION" not in line
+                               and "### END SOLUTION" not in line)
+            exec(compile(source, gid, "exec"), names)
+    return names
+
+
+def test_sampler_with_one_rng_is_the_course_quasi_random_search(notebook):
+    """sobol_points and quasi_random_values fed from one generator draw what
+    tnn.S.quasi_random_search draws (the scrambling first, then the shift)."""
+    space = [("lr", 1e-5, 1e-1, "log"), ("dropout", 0.0, 0.5, "linear"), ("wd", 0.0, 1e-3, "linear")]
+    for n in (1, 7, 16, 33):
+        rng = np.random.default_rng(n)
+        base = notebook["sobol_points"](n, len(space), rng)
+        ours = notebook["quasi_random_values"](base, rng, space)
+        axes = S.SearchSpace(tuple(S.Axis(*axis) for axis in space))
+        trials = S.quasi_random_search(axes, n, np.random.default_rng(n))
+        expected = np.array([[t[a[0]] for a in space] for t in trials])
+        np.testing.assert_allclose(ours, expected, rtol=1e-12)
+
+
+def test_reference_edge_check_reads_every_flag_of_the_course_messages(notebook):
+    check = notebook["reference_edge_check"](S)
+    space = [("lr", 1e-4, 1.0, "log"), ("wd", 0.0, 0.01, "linear")]
+    trials = [{"lr": 1e-4 * 1.01 ** i, "wd": 0.01 - 1e-5 * i} for i in range(5)]
+    trials += [{"lr": 0.01, "wd": 0.005}] * 5
+    scores = np.array([1.0] * 5 + [0.0] * 5)
+    assert check(space, trials, scores, "maximize", top_fraction=0.5) == [("lr", "low"),
+                                                                          ("wd", "high")]
+    assert check(space, trials, scores, "minimize", top_fraction=0.5) == []
+    assert notebook["edge_of_space_check"](space, trials, scores, "maximize", 0.5) == \
+        [("lr", "low"), ("wd", "high")]
+
+
+@pytest.mark.slow
+def test_search_experiment_passes_honest_spaces_and_fails_lazy_ones(notebook):
+    """The graded experiment's thresholds (best val acc >= 0.93, lr not flagged, split seeds
+    0-3, 16 trials, 8 epochs): the narrow space and a one-decade widening fail; the solution's
+    space, the alternatives' and other ranges spanning 1e-3..1e-1 pass on every seed."""
+    run, target = notebook["run_search"], notebook["EXPERIMENT"]["target"]
+    sampler, check = notebook["reference_sampler"](S), notebook["reference_edge_check"](S)
+
+    def passes(lr_low, lr_high):
+        space = [("lr", lr_low, lr_high, "log"), ("dropout", 0.0, 0.5, "linear")]
+        for seed in (0, 1, 2, 3):
+            best, flags = run(space, seed, sampler, check)
+            if best < target or any(name == "lr" for name, _ in flags):
+                return False
+        return True
+
+    assert not passes(1e-5, 1e-4)  # the narrow space: best <= 0.38
+    assert not passes(1e-5, 1e-3)  # one decade wider: best <= 0.91, lr flagged high
+    assert not passes(1e-4, 1e-2)  # flagged high on seeds 1-3
+    for low, high in [(1e-4, 1e-1), (1e-3, 1e-1), (1e-4, 1.0), (1e-5, 1.0), (1e-3, 1.0),
+                      (3e-3, 3e-1)]:
+        assert passes(low, high), (low, high)
+    space = notebook["widened_space"]()
+    assert passes(space[0][1], space[0][2])

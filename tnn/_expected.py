@@ -118,13 +118,23 @@ def case_key(reference_fn, kwargs: dict) -> str:
 # Significant digits kept of a stored float: far inside every check's tolerance, and the
 # stored file does not change with the last bits of a machine's arithmetic.
 _DIGITS = {4: 7, 8: 12}
+# Below this magnitude a stored float is stored as 0: a result that cancels to zero (the std
+# of identical passes, a difference of equal sums) leaves round-off such as 7e-18 whose value
+# changes from one run to the next on the same machine (NumPy's SIMD paths depend on memory
+# alignment), and no significant-digit rounding removes it. Far inside every check's atol.
+_ZERO = {4: 1e-7, 8: 1e-15}
+
+
+def _round_float(v: float, digits: int, zero: float) -> float:
+    return 0.0 if abs(v) < zero else float(f"{v:.{digits}g}")
 
 
 def _rounded(arr: np.ndarray) -> np.ndarray:
     digits = _DIGITS.get(arr.dtype.itemsize) if arr.dtype.kind == "f" else None
     if digits is None or arr.size == 0:
         return arr
-    flat = [float(f"{v:.{digits}g}") for v in arr.ravel().tolist()]
+    zero = _ZERO[arr.dtype.itemsize]
+    flat = [_round_float(v, digits, zero) for v in arr.ravel().tolist()]
     return np.array(flat, dtype=arr.dtype).reshape(arr.shape)
 
 
@@ -140,7 +150,8 @@ def encode(value):
     if isinstance(value, bool) or value is None or isinstance(value, int | str):
         return value
     if isinstance(value, float):
-        return float(f"{value:.12g}") if math.isfinite(value) else {"__float__": repr(value)}
+        return (_round_float(value, _DIGITS[8], _ZERO[8]) if math.isfinite(value)
+                else {"__float__": repr(value)})
     if isinstance(value, tuple | list):
         return {"__seq__": [encode(v) for v in value], "tuple": isinstance(value, tuple)}
     raise TypeError(f"cannot store a {type(value).__name__}")

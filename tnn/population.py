@@ -9,8 +9,7 @@ samplers of :mod:`tnn.search` return them, plus an optional ``"seed"``.
 The population stacks the trials' weights along a leading axis: ``W1`` of shape
 (P, 64, hidden), ``W2`` of shape (P, hidden, 10), and steps them with batched matrix
 products (``torch.baddbmm``) and one vectorized AdamW update whose hyperparameters are
-per-trial tensors of shape (P, 1, 1) (:func:`tnn.optimizers.adamw_rule`, the course's rule,
-which equals torch.optim.AdamW). The loss that is differentiated is the sum of the trials'
+per-trial tensors of shape (P, 1, 1), in torch.optim.AdamW's order of operations. The loss that is differentiated is the sum of the trials'
 own mean losses, so each trial's gradient is exactly its own. A trial that diverges (weights
 no longer finite) is marked from that epoch on and does not touch the others.
 
@@ -41,7 +40,6 @@ from tqdm import tqdm
 
 from tnn._validate import _describe, check_positive_int
 from tnn.optim_experiments import init_mlp, mlp_logits
-from tnn.optimizers import adamw_rule
 
 __all__ = ["HYPERPARAMETERS", "check_trial", "train_trial", "train_population",
            "best_trial", "POPULATION_METRICS"]
@@ -195,6 +193,22 @@ def _per_trial(hps: Sequence[dict], name: str, device, dtype) -> torch.Tensor:
     return torch.tensor([hp[name] for hp in hps], device=device, dtype=dtype)[:, None, None]
 
 
+def _adamw_step(params: dict, grads, state: dict, t: int, hyper: dict) -> None:
+    """One AdamW update of every trial at once, in place, in torch.optim.AdamW's order:
+    decoupled decay ``p *= 1 - lr * wd``, the moments ``m``, ``v``, then
+    ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)``. The
+    hyperparameters are tensors of shape (P, 1, 1), one row per trial (the course's
+    ``tnn.optimizers.adamw_rule`` is the same rule for one set of hyperparameters)."""
+    lr, beta1, beta2 = hyper["lr"], hyper["beta1"], hyper["beta2"]
+    correction1, correction2 = 1 - beta1 ** t, (1 - beta2 ** t).sqrt()
+    for (name, p), g in zip(params.items(), grads, strict=True):
+        m, v = state.setdefault(name, (torch.zeros_like(p), torch.zeros_like(p)))
+        p.mul_(1 - lr * hyper["weight_decay"])
+        m.mul_(beta1).add_((1 - beta1) * g)
+        v.mul_(beta2).add_((1 - beta2) * g * g)
+        p.sub_(lr / correction1 * m / (v.sqrt() / correction2 + hyper["eps"]))
+
+
 def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, device, dtype,
                  bar) -> dict:
     X, y, Xv, yv = data
@@ -203,7 +217,7 @@ def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, d
     hyper = {k: _per_trial(hps, k, device, dtype) for k in ("lr", "beta1", "beta2", "eps",
                                                             "weight_decay")}
     p_drop = _per_trial(hps, "dropout", device, dtype)[:, :, :, None]  # (P, 1, 1, 1)
-    state = {k: {} for k in params}
+    state: dict = {}  # name -> (first moment, second moment), stacked like the weights
     gens = [torch.Generator().manual_seed(hp["seed"] + 1) for hp in hps]
     out = {"val_loss": np.full((P, epochs), np.inf), "val_acc": np.zeros((P, epochs)),
            "train_loss": np.full((P, epochs), np.inf)}
@@ -226,9 +240,7 @@ def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, d
             grads = torch.autograd.grad(losses.sum(), list(params.values()))
             t += 1
             with torch.no_grad():
-                for (name, p), g in zip(params.items(), grads, strict=True):
-                    new, state[name] = adamw_rule(p, g, state[name], t, **hyper)
-                    p.copy_(new)
+                _adamw_step(params, grads, state, t, hyper)
                 total += losses.detach()
         with torch.no_grad():
             finite = torch.stack([torch.isfinite(p).flatten(1).all(dim=1)

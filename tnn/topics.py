@@ -38,12 +38,13 @@ TOPICS: tuple[Topic, ...] = (
           "optimizers: momentum, Nesterov, adaptive rates, Adam and AdamW"),
     Topic("08", "schedules",
           "schedules, warmup, gradient clipping and training instability"),
+    Topic("09", "search",
+          "hyperparameter search: scales, quasi-random trials, budgets, roles, variance"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
-    "data augmentation",
-    "hyperparameter search", "the seven-step tuning recipe",
+    "data augmentation", "the seven-step tuning recipe",
 )
 
 
