@@ -379,7 +379,7 @@ def test_population_equals_training_one_by_one_with_torch_adamw(digits_split, de
 
     pop = population.train_population(VARIED_TRIALS, digits_split, epochs=3, device=device,
                                       dtype=torch.float64, chunk=3)
-    assert pop["val_acc"].shape == pop["val_loss"].shape == pop["train_loss"].shape == (4, 3)
+    assert all(pop[key].shape == (4, 3) for key in population.POPULATION_METRICS)
     for i, trial in enumerate(VARIED_TRIALS):
         ref = population.train_trial(trial, digits_split, epochs=3, device=device,
                                      dtype=torch.float64)
@@ -387,7 +387,9 @@ def test_population_equals_training_one_by_one_with_torch_adamw(digits_split, de
         np.testing.assert_allclose(pop["train_loss"][i], ref["train_loss"], rtol=1e-9,
                                    atol=1e-10)
         np.testing.assert_array_equal(pop["val_acc"][i], ref["val_acc"])
-    assert np.all(pop["val_acc"][[0, 1], -1] > 0.8)  # the good trials learn ...
+        np.testing.assert_array_equal(pop["train_acc"][i], ref["train_acc"])
+    assert np.all(pop["val_acc"][[0, 1], -1] > 0.8)
+    assert np.all(pop["train_acc"][[0, 1], -1] > 0.8) and pop["train_acc"][2, -1] < 0.3  # the good trials learn ...
     assert pop["val_acc"][2, -1] < 0.3  # ... the one at lr = 3 does not
     assert pop["trials"][0] == {**population.HYPERPARAMETERS, "lr": 3e-3, "dropout": 0.3,
                                 "seed": 0}

@@ -50,8 +50,10 @@ HYPERPARAMETERS: dict[str, float] = {
 }
 
 #: What :func:`train_population` and :func:`train_trial` return, each of shape
-#: (trials, epochs) (a single trial: (epochs,)), measured after every epoch.
-POPULATION_METRICS = ("val_loss", "val_acc", "train_loss")
+#: (trials, epochs) (a single trial: (epochs,)), measured after every epoch: validation loss
+#: and accuracy and training accuracy without dropout on the whole set, and the mean
+#: training loss of the epoch's updates (with dropout).
+POPULATION_METRICS = ("val_loss", "val_acc", "train_loss", "train_acc")
 
 _RANGES = {  # name: (lowest allowed, highest allowed, is the highest excluded)
     "lr": (0.0, math.inf, False), "weight_decay": (0.0, math.inf, False),
@@ -138,9 +140,9 @@ def train_trial(trial: Mapping, split: Mapping, *, epochs: int = 10, batch_size:
     """Train one trial on its own with ``torch.optim.AdamW``: the reference that
     :func:`train_population` must equal.
 
-    Returns ``{"val_loss", "val_acc", "train_loss"}``, each of shape (epochs,): the
-    validation loss and accuracy after every epoch (no dropout) and the mean training loss
-    of the epoch's updates (with dropout). From the first epoch whose weights are no longer
+    Returns ``{"val_loss", "val_acc", "train_loss", "train_acc"}``, each of shape (epochs,):
+    the validation loss and accuracy and the training accuracy after every epoch (no
+    dropout, whole sets) and the mean training loss of the epoch's updates (with dropout). From the first epoch whose weights are no longer
     finite, the losses are ``inf`` and the accuracy 0.
     """
     hp = check_trial(trial, seed)
@@ -154,7 +156,7 @@ def train_trial(trial: Mapping, split: Mapping, *, epochs: int = 10, batch_size:
                                   weight_decay=hp["weight_decay"])
     gen = torch.Generator().manual_seed(hp["seed"] + 1)
     out = {"val_loss": np.full(epochs, np.inf), "val_acc": np.zeros(epochs),
-           "train_loss": np.full(epochs, np.inf)}
+           "train_loss": np.full(epochs, np.inf), "train_acc": np.zeros(epochs)}
     for epoch in range(epochs):
         order, uniforms = _epoch_draws(gen, len(y), steps, batch_size, hidden)
         scale = _dropout_scale(uniforms.to(device, dtype),
@@ -175,6 +177,8 @@ def train_trial(trial: Mapping, split: Mapping, *, epochs: int = 10, batch_size:
             out["val_loss"][epoch] = F.cross_entropy(logits, yv).item()
             out["val_acc"][epoch] = (logits.argmax(dim=1) == yv).double().mean().item()
             out["train_loss"][epoch] = total / steps
+            out["train_acc"][epoch] = (mlp_logits(params, X).argmax(dim=1) == y).double(
+            ).mean().item()
     return out
 
 
@@ -220,7 +224,7 @@ def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, d
     state: dict = {}  # name -> (first moment, second moment), stacked like the weights
     gens = [torch.Generator().manual_seed(hp["seed"] + 1) for hp in hps]
     out = {"val_loss": np.full((P, epochs), np.inf), "val_acc": np.zeros((P, epochs)),
-           "train_loss": np.full((P, epochs), np.inf)}
+           "train_loss": np.full((P, epochs), np.inf), "train_acc": np.zeros((P, epochs))}
     alive = torch.ones(P, dtype=torch.bool, device=device)
     orders = torch.empty((P, len(y)), dtype=torch.long)  # this epoch's draws, refilled
     uniforms = torch.empty((P, steps, batch_size, hidden))
@@ -251,10 +255,14 @@ def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, d
             val_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), yv.repeat(P),
                                        reduction="none").reshape(P, n_val).mean(dim=1)
             val_acc = (logits.argmax(dim=2) == yv).to(torch.float64).mean(dim=1)
+            h = torch.relu(torch.matmul(X, params["W1"]) + params["b1"])  # (P, N, H)
+            train_acc = ((torch.matmul(h, params["W2"]) + params["b2"]).argmax(dim=2) == y).to(
+                torch.float64).mean(dim=1)
             keep = alive.cpu().numpy()
             out["val_loss"][keep, epoch] = val_loss.cpu().numpy()[keep]
             out["val_acc"][keep, epoch] = val_acc.cpu().numpy()[keep]
             out["train_loss"][keep, epoch] = (total / steps).cpu().numpy()[keep]
+            out["train_acc"][keep, epoch] = train_acc.cpu().numpy()[keep]
         if bar is not None:
             bar.update(1)
     return out
@@ -288,7 +296,8 @@ def train_population(trials: Sequence[Mapping], split: Mapping, *, epochs: int =
 
     Returns
     -------
-    dict with ``"val_loss"``, ``"val_acc"``, ``"train_loss"`` of shape (trials, epochs),
+    dict with ``"val_loss"``, ``"val_acc"``, ``"train_loss"``, ``"train_acc"`` of shape
+    (trials, epochs),
     ``"trials"`` (the filled-in trials) and ``"seconds"`` (wall time).
     """
     if isinstance(trials, Mapping) or not isinstance(trials, Sequence) or not len(trials):
