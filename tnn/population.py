@@ -265,13 +265,14 @@ def _train_chunk(hps: Sequence[dict], data, epochs, batch_size, hidden, steps, d
             out["train_acc"][keep, epoch] = train_acc.cpu().numpy()[keep]
         if bar is not None:
             bar.update(1)
+    out["weights"] = {k: v.detach().cpu().numpy() for k, v in params.items()}
     return out
 
 
 def train_population(trials: Sequence[Mapping], split: Mapping, *, epochs: int = 10,
                      batch_size: int = 64, hidden: int = 64, seed: int = 0, device="cpu",
                      dtype: torch.dtype = torch.float32, chunk: int = 256,
-                     progress: bool = False) -> dict:
+                     progress: bool = False, keep_weights: bool = False) -> dict:
     """Train every trial in ``trials`` at once; equal, trial by trial, to :func:`train_trial`.
 
     Parameters
@@ -293,12 +294,17 @@ def train_population(trials: Sequence[Mapping], split: Mapping, *, epochs: int =
         for 256 trials on the 1078 training digits).
     progress : bool
         Show a progress bar over chunk-epochs.
+    keep_weights : bool
+        Also return every trial's final weights.
 
     Returns
     -------
     dict with ``"val_loss"``, ``"val_acc"``, ``"train_loss"``, ``"train_acc"`` of shape
     (trials, epochs),
-    ``"trials"`` (the filled-in trials) and ``"seconds"`` (wall time).
+    ``"trials"`` (the filled-in trials) and ``"seconds"`` (wall time); with
+    ``keep_weights``, ``"weights"``: ``{"W1": (trials, 64, hidden), "b1": (trials, 1,
+    hidden), "W2": (trials, hidden, 10), "b2": (trials, 1, 10)}`` NumPy arrays (the layout of
+    :func:`tnn.optim_experiments.init_mlp`, stacked; a diverged trial's are not finite).
     """
     if isinstance(trials, Mapping) or not isinstance(trials, Sequence) or not len(trials):
         raise ValueError("trials must be a non-empty list of trial dicts; got "
@@ -318,6 +324,9 @@ def train_population(trials: Sequence[Mapping], split: Mapping, *, epochs: int =
                                       device, dtype, bar))
     result = {k: np.concatenate([part[k] for part in parts]) for k in POPULATION_METRICS}
     result["trials"] = hps
+    if keep_weights:
+        result["weights"] = {k: np.concatenate([part["weights"][k] for part in parts])
+                             for k in parts[0]["weights"]}
     result["seconds"] = time.perf_counter() - start
     return result
 

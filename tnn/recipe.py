@@ -43,7 +43,8 @@ from torch.nn import functional as F
 from tnn._validate import _describe, as_float_array, check_positive, check_positive_int
 
 __all__ = ["Check", "DIAGNOSES", "expected_initial_loss", "initial_loss", "check_initial_loss",
-           "check_overfit", "lr_range_test", "diagnose_curves", "check_same_seed_same_run",
+           "check_overfit", "RANGE_TEST_OPTIMIZERS", "lr_range_test", "diagnose_curves",
+           "check_same_seed_same_run",
            "check_input_independent_baseline", "prior_bias", "softmax_prior_bias",
            "check_batch_independence", "TimeMajorMLP", "to_time_major"]
 
@@ -154,28 +155,38 @@ def check_overfit(model: nn.Module, X, y, *, steps: int = 500, lr: float = 1e-2,
 
 
 # --------------------------------------------------------------- step 3: the learning rate
+#: The optimizers :func:`lr_range_test` can run, weight decay off.
+RANGE_TEST_OPTIMIZERS = ("sgd", "adam")
+
+
 def lr_range_test(make_model: Callable[[], nn.Module], X, y, *,
                   lrs: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4), iters: int = 100,
                   batch_size: int = 64, momentum: float = 0.9, seed: int = 0,
-                  significant: float = 0.5) -> dict:
-    """Step 3: for each rate, train a fresh ``make_model()`` for ``iters`` SGD updates
-    (momentum, mini-batches in a seeded order, weight decay off) and measure how far the loss
-    drops. A rate "drops the loss significantly" when the mean loss of the last 10 updates is
-    below ``significant`` times the first update's loss, and finite.
+                  significant: float = 0.5, optimizer: str = "sgd") -> dict:
+    """Step 3: for each rate, train a fresh ``make_model()`` for ``iters`` updates
+    (``optimizer="sgd"``: SGD with ``momentum``; ``"adam"``: Adam with its default betas;
+    mini-batches in a seeded order, weight decay off) and measure how far the loss drops. A
+    rate "drops the loss significantly" when the mean loss of the last 10 updates is below
+    ``significant`` times the first update's loss, and finite.
 
-    Returns ``{"lrs", "first", "last", "ratio", "significant", "best_lr"}``: ``ratio`` =
-    last / first (nan where the loss blew up), ``significant`` a bool per rate and
-    ``best_lr`` the largest significant rate (None if none).
+    Returns ``{"lrs", "first", "last", "ratio", "significant", "best_lr", "losses"}``:
+    ``ratio`` = last / first (nan where the loss blew up), ``significant`` a bool per rate,
+    ``best_lr`` the largest significant rate (None if none) and ``losses`` the loss of every
+    update, one array per rate (shorter where the loss blew up).
     """
     X, y = _tensors(X, y)
     iters, batch_size = check_positive_int(iters, "iters"), check_positive_int(batch_size,
                                                                               "batch_size")
-    firsts, lasts = [], []
+    if optimizer not in RANGE_TEST_OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {RANGE_TEST_OPTIMIZERS}; got "
+                         f"{optimizer!r}.")
+    firsts, lasts, curves = [], [], []
     for lr in lrs:
         torch.manual_seed(seed)
         model = make_model()
-        opt = torch.optim.SGD(model.parameters(), lr=check_positive(lr, "lr"),
-                              momentum=momentum)
+        lr = check_positive(lr, "lr")
+        opt = (torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+               if optimizer == "sgd" else torch.optim.Adam(model.parameters(), lr=lr))
         gen = torch.Generator().manual_seed(seed)
         losses = []
         while len(losses) < iters:
@@ -192,6 +203,7 @@ def lr_range_test(make_model: Callable[[], nn.Module], X, y, *,
             if not math.isfinite(losses[-1]):
                 break
         firsts.append(losses[0])
+        curves.append(np.array(losses))
         tail = losses[-10:]
         lasts.append(float(np.mean(tail)) if len(losses) == iters and all(
             map(math.isfinite, tail)) else math.nan)
@@ -200,7 +212,7 @@ def lr_range_test(make_model: Callable[[], nn.Module], X, y, *,
     sig = np.isfinite(ratio) & (ratio < significant)
     good = [lr for lr, s in zip(lrs, sig, strict=True) if s]
     return {"lrs": np.array(lrs, dtype=float), "first": first, "last": last, "ratio": ratio,
-            "significant": sig, "best_lr": max(good) if good else None}
+            "significant": sig, "best_lr": max(good) if good else None, "losses": curves}
 
 
 # ------------------------------------------------------------------- step 6: read the curves
