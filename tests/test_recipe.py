@@ -21,6 +21,13 @@ def digits():
     return split["train"].X, split["train"].y
 
 
+@pytest.fixture(scope="module")
+def recipe_runs():
+    """Lecture 10's end-to-end recipe on split seeds 0-3 (about 5 s each on one thread)."""
+    with few_threads("cpu"):
+        return [experiments.run_recipe(seed) for seed in range(4)]
+
+
 def _mlp(seed=0, sizes=(64, 64, 10)):
     torch.manual_seed(seed)
     return make_mlp(list(sizes))
@@ -220,27 +227,26 @@ def test_steps_one_and_two_catch_a_loud_last_layer_and_a_zero_init():
             assert not fit["zero init"] and fit["zero init"].measured["accuracy"] < 0.35
 
 
-def test_the_recipe_end_to_end_reaches_its_stated_accuracy():
+def test_the_recipe_end_to_end_reaches_its_stated_accuracy(recipe_runs):
     """Lecture 10: on split seeds 0-3 every check passes, Adam's range test picks 0.1, the
     best fine trial reaches >= 0.95 validation accuracy (0.958-0.978 measured) and the test
     split, scored once at the end, >= 0.94 (0.955-0.986); the seed-0 run the lecture prints:
     validation 0.978, test 0.958, a good fit, no loop back."""
-    with few_threads("cpu"):
-        for seed in range(4):
-            report = experiments.run_recipe(seed)
-            steps = report["steps"]
-            assert [s["step"] for s in steps][:4] == [1, 2, 3, 4]
-            assert all(s["passed"] for s in steps), [s["evidence"] for s in steps]
-            assert steps[2]["data"]["range_test"]["best_lr"] == 0.1
-            final = report["final"]
-            assert final["val_acc"] >= 0.95 and final["test_acc"] >= 0.94, final
-            assert final["W1"].shape == (64, 64) and np.all(np.isfinite(final["W1"]))
-            six = [s for s in steps if s["step"] == 6][-1]
-            assert six["data"]["label"] in recipe.DIAGNOSES
-            if seed == 0:
-                assert final["val_acc"] == pytest.approx(0.978, abs=0.006)
-                assert six["data"]["label"] == recipe.DIAGNOSES[3]
-                assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6, 7]
+    for seed, report in enumerate(recipe_runs):
+        steps = report["steps"]
+        assert [s["step"] for s in steps][:4] == [1, 2, 3, 4]
+        assert all(s["passed"] for s in steps), [s["evidence"] for s in steps]
+        assert steps[2]["data"]["range_test"]["best_lr"] == 0.1
+        final = report["final"]
+        assert final["val_acc"] >= 0.95 and final["test_acc"] >= 0.94, final
+        assert final["weights"]["W1"].shape == (64, 64)
+        assert np.all(np.isfinite(final["weights"]["W1"]))
+        six = [s for s in steps if s["step"] == 6][-1]
+        assert six["data"]["label"] in recipe.DIAGNOSES
+        if seed == 0:
+            assert final["val_acc"] == pytest.approx(0.978, abs=0.006)
+            assert six["data"]["label"] == recipe.DIAGNOSES[3]
+            assert [s["step"] for s in steps] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_loop_back_acts_on_each_diagnosis():
@@ -298,3 +304,55 @@ def test_first_layer_images():
     np.testing.assert_allclose(images[1].reshape(-1) * np.abs(W[:, 1]).max(), W[:, 1])
     with pytest.raises(ValueError, match="shape"):
         experiments.first_layer_images(np.zeros((10, 3)))
+
+
+def test_the_chosen_network_has_dead_units_the_picture_marks(recipe_runs):
+    """Lecture 10's first-layer picture: in the chosen network of split seeds 0-3, 16-29 of
+    the 64 hidden units never activate on a training digit (21 on seed 0)."""
+    for seed, report in enumerate(recipe_runs):
+        final = report["final"]
+        dead = final["dead"]
+        assert dead.shape == (64,) and 10 <= dead.sum() <= 40, dead.sum()
+        X = digits_01(seed)["train"].X
+        pre = X @ final["weights"]["W1"] + final["weights"]["b1"]
+        assert np.all(pre[:, dead] <= 0) and np.all(pre[:, ~dead].max(axis=0) > 0)
+        assert final["W1_init"].shape == (64, 64)
+        if seed == 0:
+            assert abs(int(dead.sum()) - 21) <= 3  # the lecture's count
+    w = {"W1": np.array([[1.0, -1.0]]), "b1": np.array([[0.0, 0.5]])}
+    np.testing.assert_array_equal(experiments.dead_units(w, np.array([[-1.0], [2.0]])),
+                                  [False, False])
+    np.testing.assert_array_equal(experiments.dead_units(w, np.array([[1.0], [3.0]])),
+                                  [False, True])
+
+
+def test_recipe_figures_and_explorer_build_headless():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tnn.plots import recipe as plots
+    from tnn.widgets.recipe import diagnosis_update
+
+    X, y = digits_01(0)["train"].X, digits_01(0)["train"].y
+    with few_threads("cpu"):
+        rt = recipe.lr_range_test(lambda: make_mlp([64, 16, 10]), X, y, iters=20,
+                                  optimizer="adam")
+        runs = experiments.explorer_runs(0)
+    figs = [plots.range_test_figure(rt), plots.batch_figure(X, y),
+            plots.first_layer_figure(np.random.default_rng(0).standard_normal((64, 12)), n=12,
+                                     marked=np.arange(12) % 3 == 0)]
+    train, val = runs["train_acc"][0], runs["val_acc"][0]
+    figs.append(plots.diagnosis_figure({"a": (train, val), "b": (runs["train_acc"][-1],
+                                                                runs["val_acc"][-1])}))
+    figs.append(plots.hockey_stick_figure(experiments.prior_bias_study(0, updates=5)))
+    assert len(figs[2].axes) == 16 and sum(ax.get_title() == "dead" for ax in figs[2].axes) == 4
+    assert len(figs[0].axes[0].lines) == 5 and len(figs[3].axes) == 2
+    # the explorer's update: a run cut after k epochs, and its diagnosis
+    view = diagnosis_update(runs, len(runs["trials"]) - 1)
+    assert view["label"] == recipe.DIAGNOSES[0] and "overfitting" in view["summary"]
+    early = diagnosis_update(runs, 0, epochs=8)
+    assert len(early["train"]) == 8 and early["label"] in recipe.DIAGNOSES
+    for fig in figs:
+        plt.close(fig)

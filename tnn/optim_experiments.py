@@ -365,7 +365,7 @@ def train_mlp(rule: str, lr: float, split: dict, *, seed: int = 0, epochs: int =
 
 
 def digits_01(seed: int) -> dict:
-    """:func:`tnn.data.digits_splits` (1078 train, 359 val, 360 test) with pixels in [0, 1]."""
+    """:func:`tnn.data.digits_splits` (1079 train, 359 val, 359 test) with pixels in [0, 1]."""
     splits = digits_splits(np.random.default_rng(seed))
     return {k: Split(v.X / np.float32(16.0), v.y) for k, v in splits.items()}
 

@@ -291,7 +291,7 @@ def train_population(trials: Sequence[Mapping], split: Mapping, *, epochs: int =
     chunk : int
         At most this many trials are stacked at once. The largest buffer is an epoch's
         dropout uniforms, ``chunk * (N // batch_size) * batch_size * hidden`` floats (67 MB
-        for 256 trials on the 1078 training digits).
+        for 256 trials on the 1079 training digits).
     progress : bool
         Show a progress bar over chunk-epochs.
     keep_weights : bool

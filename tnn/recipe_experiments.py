@@ -31,14 +31,14 @@ from torch.nn import functional as F
 from tnn import recipe
 from tnn.data import small_digits
 from tnn.nets import evaluate, make_mlp, train_classifier
-from tnn.optim_experiments import digits_01
+from tnn.optim_experiments import digits_01, init_mlp, mlp_logits
 from tnn.population import best_trial, train_population
 from tnn.search import Axis, SearchSpace, quasi_random_search
 
 __all__ = ["LECTURE", "digits_mlp", "coarse_space", "fine_space", "loop_back", "run_recipe",
            "initial_loss_study", "overfit_study", "curves_run", "diagnosis_gallery",
            "seed_study", "baseline_study", "prior_bias_study", "dependency_study",
-           "explorer_runs", "first_layer_images"]
+           "explorer_runs", "first_layer_images", "dead_units"]
 
 #: The lecture's settings.
 LECTURE = {"hidden": 64, "overfit_examples": 20, "coarse_trials": 32, "coarse_epochs": 3,
@@ -147,11 +147,13 @@ def loop_back(label: str, settings: dict) -> tuple[str, dict]:
 
 
 def run_recipe(split_seed: int = 0, *, device="cpu", search_seed: int = 0) -> dict:
-    """The seven steps on the digits split ``split_seed`` (1078 train / 359 val / 360 test).
+    """The seven steps on the digits split ``split_seed`` (1079 train / 359 val / 359 test).
 
     Returns ``{"steps": [...], "final": {...}}``: one entry per step with its number, title,
     printed evidence, whether it passed and the data behind its figure; ``final`` holds the
-    chosen trial, its curves, its validation accuracy and the test accuracy, measured once.
+    chosen trial, its curves, its validation accuracy, the test accuracy of the chosen
+    network (scored once), its weights, the first layer's initial weights and which of its
+    hidden units are dead on the training digits.
     """
     split = digits_01(split_seed)
     X, y = split["train"].X, split["train"].y
@@ -213,14 +215,26 @@ def run_recipe(split_seed: int = 0, *, device="cpu", search_seed: int = 0) -> di
         epochs, common["hidden"] = settings["epochs"], settings["hidden"]
         regularize, center = settings["more_regularization"], f_best
         steps.append(_step(7, "loop back", f"back to step 5 ({action})."))
-    # the test split, once, for the chosen trial
-    test = train_population([f_best], {"train": split["train"], "val": split["test"]},
-                            epochs=epochs, **common)
+    # the test split, once, for the chosen network
+    weights = {k: v[i] for k, v in fine["weights"].items()}
+    with torch.no_grad():
+        logits = mlp_logits({k: torch.as_tensor(v) for k, v in weights.items()},
+                            torch.as_tensor(split["test"].X))
+    test_acc = float((logits.argmax(dim=1).numpy() == split["test"].y).mean())
     final = {"trial": f_best, "epochs": epochs, "hidden": common["hidden"], "val_acc": f_acc,
-             "test_acc": float(test["val_acc"][0, -1]),
-             "train_curve": fine["train_acc"][i], "val_curve": fine["val_acc"][i],
-             "W1": fine["weights"]["W1"][i]}
+             "test_acc": test_acc, "train_curve": fine["train_acc"][i],
+             "val_curve": fine["val_acc"][i], "weights": weights,
+             "W1_init": init_mlp([64, common["hidden"], 10], f_best["seed"])["W1"].numpy(),
+             "dead": dead_units(weights, X)}
     return {"steps": steps, "final": final}
+
+
+def dead_units(weights: dict, X) -> np.ndarray:
+    """Which first-layer ReLU units of a network (:func:`tnn.optim_experiments.init_mlp`'s
+    layout) never activate on any row of ``X``: a bool per hidden unit."""
+    pre = np.asarray(X, dtype=np.float64) @ np.asarray(weights["W1"], dtype=np.float64)
+    pre = pre + np.asarray(weights["b1"], dtype=np.float64).reshape(1, -1)
+    return np.all(pre <= 0, axis=0)
 
 
 # --------------------------------------------------------------------------- step 6: curves
@@ -349,7 +363,7 @@ def dependency_study(n: int = 32, index: int = 5, seed: int = 0) -> dict:
     """The backprop dependency check on digits read as 8 time steps of 8 pixels (time-major
     input, (8, N, 8)): :class:`tnn.recipe.TimeMajorMLP` correct and with ``view`` where
     ``permute`` was meant; then both trained 100 full-batch Adam updates (lr 0.01) on the
-    1078 training digits. Returns the two Checks and the final training losses."""
+    1079 training digits. Returns the two Checks and the final training losses."""
     split = digits_01(0)
     X = recipe.to_time_major(split["train"].X)
     y = torch.as_tensor(split["train"].y)

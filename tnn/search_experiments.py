@@ -36,7 +36,7 @@ from tnn.search import (
 __all__ = ["LECTURE", "POOL_SPACE", "NARROW_SPACE", "ADAM_SPACES", "final_scores", "pool_study",
            "narrow_study", "roles_study", "adam_budget_study", "variance_study"]
 
-#: The lecture's settings: every trial trains 10 epochs of 16 updates (1078 digits, batches
+#: The lecture's settings: every trial trains 10 epochs of 16 updates (1079 digits, batches
 #: of 64) with AdamW; the roles study uses 200 training digits, batches of 32, 40 epochs.
 LECTURE = {"epochs": 10, "batch_size": 64, "pool_size": 128, "narrow_size": 64,
            "budgets": (6, 20), "adam_pool_size": 64, "adam_budgets": (5, 15, 30),
