@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tnn.dropout import check_keep_prob
+from tnn.widgets import assemble, explorer_figure, show_figure
 
 
 def explorer_update(sweep: dict, keep_prob: float) -> dict:
@@ -45,17 +46,12 @@ def keep_prob_explorer(sweep: dict):
     """The ipywidgets explorer: a slider over the precomputed keep probabilities above one
     axes whose two lines are updated in place."""
     import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     options = sorted(sweep)
     slider = widgets.FloatSlider(value=options[-1], min=options[0], max=options[-1], step=0.05,
                                  description="keep_prob")
-    text = widgets.Label()
-    out = widgets.Output()
-    with out:
-        fig, ax = plt.subplots(figsize=(6, 3.2))
-        plt.close(fig)
+    text, out = widgets.Label(), widgets.Output()
+    fig, ax = explorer_figure(figsize=(6, 3.2))
     view = explorer_update(sweep, options[-1])
     train_line, = ax.plot(view["epochs"], view["train"], label="train accuracy")
     val_line, = ax.plot(view["epochs"], view["val"], label="validation accuracy")
@@ -70,10 +66,6 @@ def keep_prob_explorer(sweep: dict):
         val_line.set_ydata(v["val"])
         ax.set_title(f"keep_prob = {v['keep_prob']:g}: gap {v['gap']:.3f}", fontsize=10)
         text.value = v["summary"]
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        show_figure(out, fig)
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([slider]), text, out])
+    return assemble([[slider]], redraw, text, out)

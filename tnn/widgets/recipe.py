@@ -4,11 +4,11 @@ diagnosis :func:`tnn.recipe.diagnose_curves` gives them (runs precomputed by
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from tnn.plots.recipe import curves_panel
 from tnn.recipe import diagnose_curves
+from tnn.widgets import assemble, explorer_figure, show_figure
 
 
 def diagnosis_update(runs: dict, index: int, epochs: int | None = None) -> dict:
@@ -29,7 +29,6 @@ def diagnosis_explorer(runs: dict, index: int = 0):
     """A slider for the learning rate (one run each) and one for the epochs read so far; the
     curves and the diagnosis redraw as they move."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     n_epochs = np.asarray(runs["val_acc"]).shape[1]
     rate = widgets.IntSlider(value=index, min=0, max=len(runs["trials"]) - 1, step=1,
@@ -37,8 +36,7 @@ def diagnosis_explorer(runs: dict, index: int = 0):
     epochs = widgets.IntSlider(value=n_epochs, min=4, max=n_epochs, step=1,
                                description="epochs")
     text, out = widgets.Label(), widgets.Output()
-    fig, ax = plt.subplots(figsize=(6.0, 3.2))
-    plt.close(fig)
+    fig, ax = explorer_figure(figsize=(6.0, 3.2))
 
     def redraw(*_):
         view = diagnosis_update(runs, rate.value, epochs.value)
@@ -51,11 +49,6 @@ def diagnosis_explorer(runs: dict, index: int = 0):
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
         text.value = view["summary"]
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        show_figure(out, fig)
 
-    rate.observe(redraw, names="value")
-    epochs.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([rate, epochs]), text, out])
+    return assemble([[rate, epochs]], redraw, text, out)

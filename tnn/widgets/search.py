@@ -3,10 +3,10 @@ trials drawn from the pool (the bootstrap of :func:`tnn.search.bootstrap_best_of
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from tnn.search import best_of_n_exact_cdf, bootstrap_best_of_n
+from tnn.widgets import assemble, explorer_figure, show_figure
 
 
 def budget_update(scores, n_trials: int, *, seed: int = 0, n_resamples: int = 4000) -> dict:
@@ -25,13 +25,11 @@ def budget_update(scores, n_trials: int, *, seed: int = 0, n_resamples: int = 40
 def budget_explorer(scores, n_trials: int = 6):
     """A slider for N; the histogram of the best of N redraws as it moves."""
     import ipywidgets as widgets
-    from IPython.display import display
 
     scores = np.asarray(scores, dtype=np.float64)
     slider = widgets.IntSlider(value=n_trials, min=1, max=60, step=1, description="trials N")
     text, out = widgets.Label(), widgets.Output()
-    fig, ax = plt.subplots(figsize=(6.0, 3.0))
-    plt.close(fig)
+    fig, ax = explorer_figure(figsize=(6.0, 3.0))
 
     def redraw(*_):
         view = budget_update(scores, slider.value)
@@ -45,10 +43,6 @@ def budget_explorer(scores, n_trials: int = 6):
         ax.legend(fontsize=8, loc="upper left")
         fig.tight_layout()
         text.value = view["summary"]
-        out.clear_output(wait=True)
-        with out:
-            display(fig)
+        show_figure(out, fig)
 
-    slider.observe(redraw, names="value")
-    redraw()
-    return widgets.VBox([widgets.HBox([slider]), text, out])
+    return assemble([[slider]], redraw, text, out)
