@@ -283,6 +283,7 @@ def test_prior_bias_study_spends_no_updates_on_the_prior():
         assert zero[10] == pytest.approx(study["entropy"], abs=0.03)  # 10 updates to get there
         assert zero[0] - zero[10] > 0.3 and abs(prior[0] - prior[10]) < 0.02
         assert zero[-1] < 0.2 and prior[-1] < 0.2  # both learn the task afterwards
+        assert zero[30] < prior[30] - 0.03  # and the zero-bias run is even ahead for a while
 
 
 def test_explorer_runs_span_the_diagnoses():
@@ -356,3 +357,35 @@ def test_recipe_figures_and_explorer_build_headless():
     assert len(early["train"]) == 8 and early["label"] in recipe.DIAGNOSES
     for fig in figs:
         plt.close(fig)
+
+
+@pytest.mark.timed
+def test_explorer_update_and_redraw_within_100_ms():
+    """Lecture 10's explorer: median of 15 moves (a run's curves cut after k epochs, their
+    diagnosis, the panel redrawn and rendered to PNG) under 100 ms."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from tnn.device import median_seconds
+    from tnn.plots.recipe import curves_panel
+    from tnn.widgets.recipe import diagnosis_update
+
+    with few_threads("cpu"):
+        runs = experiments.explorer_runs(0)
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    state = {"i": 0}
+
+    def move():
+        state["i"] = (state["i"] + 1) % len(runs["trials"])
+        view = diagnosis_update(runs, state["i"], 30)
+        ax.clear()
+        curves_panel(ax, view["train"], view["val"], view["summary"][:30])
+        fig.savefig(io.BytesIO(), format="png", dpi=72)
+
+    seconds = median_seconds(move, repeats=15, warmup=1)
+    plt.close(fig)
+    assert seconds < 0.1, f"update + redraw took {1e3 * seconds:.0f} ms (budget 100 ms)"
