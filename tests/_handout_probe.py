@@ -138,6 +138,59 @@ def probe() -> dict[str, np.ndarray]:
                                                   min_share=share)
             out[f"edge_{goal}_{top}_{edge}_{share}"] = [  # each message as a checksum
                 sum((i + 1) * ord(c) for i, c in enumerate(m)) for m in messages] or [0]
+    # recipe: the initial loss, the overfitting loop, the dependency check, the diagnosis
+    from torch import nn
+
+    from tnn import recipe
+
+    def text(message):  # a message as a checksum: the lectures print them
+        return sum((i + 1) * ord(c) for i, c in enumerate(message))
+
+    def mlp(seed, norm=False, scale=1.0, zero=False):
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(64, 16), nn.BatchNorm1d(16) if norm else nn.Identity(),
+                            nn.ReLU(), nn.Linear(16, 10))
+        with torch.no_grad():
+            net[3].weight.mul_(scale)
+            for p in net.parameters() if zero else ():
+                p.zero_()
+        return net
+
+    Xr = r.uniform(0, 1, size=(30, 64)).astype(np.float32)
+    yr = r.integers(0, 10, size=30)
+    for name, net, rtol in [("plain", mlp(1), 0.1), ("scaled", mlp(2, scale=8.0), 0.1),
+                            ("norm", mlp(3, norm=True), 0.01), ("tight", mlp(4), 1e-3)]:
+        net.train()
+        check = recipe.check_initial_loss(net, Xr, yr, 10, rtol=rtol)
+        out[f"recipe_initial_{name}"] = [check.measured["loss"], check.passed, text(check.message),
+                                         net.training]
+    for name, net, steps in [("fits", mlp(5), 300), ("zero", mlp(6, zero=True), 40),
+                             ("norm", mlp(7, norm=True), 300)]:
+        check = recipe.check_overfit(net, Xr[:12], yr[:12], steps=steps, lr=2e-2)
+        needed = check.measured["steps"]
+        out[f"recipe_overfit_{name}"] = np.concatenate([
+            [-1 if needed is None else needed, check.measured["accuracy"], check.passed,
+             text(check.message)],
+            check.measured["losses"]])
+    sequences = recipe.to_time_major(Xr[:7])
+    for name, net, X, dim, index in [
+            ("time_major", recipe.TimeMajorMLP(hidden=12), sequences, 1, 3),
+            ("time_major_bug", recipe.TimeMajorMLP(hidden=12, bug=True), sequences, 1, 6),
+            ("norm", mlp(8, norm=True), Xr[:9], 0, 0)]:
+        check = recipe.check_batch_independence(net, X, index=index, batch_dim=dim)
+        out[f"recipe_dependency_{name}"] = np.concatenate([
+            check.measured["gradient_per_example"], [check.passed, text(check.message)]])
+    curves = [(np.linspace(0.3, 0.85, 8), np.linspace(0.28, 0.83, 8), {}),
+              (np.full(8, 0.62), np.full(8, 0.6), {}),
+              (np.array([0.9, 0.97, 0.99, 1, 1, 1, 1, 1]),
+               np.array([0.88, 0.91, 0.91, 0.9, 0.9, 0.89, 0.9, 0.9]), {}),
+              (np.array([0.5, 0.625, 0.75, 0.875]), np.array([0.5, 0.75, 0.625, 0.625]),
+               {"window": 1}),
+              (r.uniform(0.9, 1.0, 13), r.uniform(0.85, 0.95, 13), {"window": 9, "gap": 0.02})]
+    for i, (train, val, settings) in enumerate(curves):
+        label, evidence = recipe.diagnose_curves(train, val, **settings)
+        out[f"recipe_diagnosis_{i}"] = [recipe.DIAGNOSES.index(label),
+                                        *(evidence[k] for k in sorted(evidence))]
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

@@ -126,3 +126,23 @@ def assert_backward_matches_numerical(forward, backward, x, dout, *, tolerance=1
     numeric = numerical_gradient_array(forward, np.array(x, dtype=np.float64), dout, h=h)
     return check_gradient(backward(np.array(x, dtype=np.float64), dout), numeric,
                           tolerance=tolerance)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Keep ``xdist_group`` tests on one worker under ``--dist loadgroup`` (``make test``).
+
+    pytest-xdist tags the node id of each grouped test with ``@group`` on the workers, and its
+    scheduler sends tests with the same tag to one worker. pytest 9 stores a node id in a
+    structured attribute, so xdist's tag (3.8 writes the old ``_nodeid``) is lost, the groups
+    scatter, and a worker that needs a group's shared result (the hostile batch) waits for
+    the other one to build it. Where the tag is missing, add it here."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")

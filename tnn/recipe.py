@@ -338,7 +338,8 @@ def check_batch_independence(model: nn.Module, X, *, index: int = 0,
         model(X)[index].sum().backward()
     finally:
         model.train(was_training)
-    per_example = X.grad.abs().movedim(batch_dim, 0).reshape(n, -1).sum(dim=1)  # (N,)
+    grad = X.grad if X.grad is not None else torch.zeros_like(X)  # None: output ignores X
+    per_example = grad.abs().movedim(batch_dim, 0).reshape(n, -1).sum(dim=1)  # (N,)
     others = [j for j in range(n) if j != index and per_example[j] > 0]
     ok = not others and bool(per_example[index] > 0)
     message = (f"only example {index} receives gradient from its own outputs." if ok else

@@ -40,11 +40,13 @@ TOPICS: tuple[Topic, ...] = (
           "schedules, warmup, gradient clipping and training instability"),
     Topic("09", "search",
           "hyperparameter search: scales, quasi-random trials, budgets, roles, variance"),
+    Topic("10", "recipe",
+          "the seven-step tuning recipe and Karpathy's checks"),
 )
 
 #: What the course will cover next, in order (named on the course maps).
 PLANNED: tuple[str, ...] = (
-    "data augmentation", "the seven-step tuning recipe",
+    "data augmentation",
 )
 
 
