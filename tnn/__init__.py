@@ -16,12 +16,17 @@ One module per topic, each holding a NumPy reference and its PyTorch twin side b
 - :mod:`tnn.initialization` topic 03: initializers, layer statistics, conv geometry
 - :mod:`tnn.regularization` topic 04: penalties, early stopping, ensembles, batch norm
 - :mod:`tnn.dropout`     topic 05: dropout and its relatives (keep_prob = probability of KEEPING)
+- :mod:`tnn.augmentation` topic 06: data augmentation, batched; geometric operations in
+  :mod:`tnn.geometric`, photometric ones in :mod:`tnn.photometric`, lecture 06's training
+  runs in :mod:`tnn.augmentation_experiments`
 - :mod:`tnn.optimizers`  topic 07: update rules as pure functions, checked against torch.optim
 - :mod:`tnn.schedules`   topic 08: schedules, warmup, gradient clipping; its instability
   experiments in :mod:`tnn.instability`
 - :mod:`tnn.search`      topic 09: search spaces, grid / random / quasi-random samplers, the
   best-of-N bootstrap, the edge-of-space check; many trials trained at once in
   :mod:`tnn.population`, lecture 09's studies in :mod:`tnn.search_experiments`
+- :mod:`tnn.recipe`      topic 10: the seven-step tuning recipe and Karpathy's checks; the
+  recipe end to end in :mod:`tnn.recipe_experiments`
 
 A topic module is the topic's one name: it re-exports the modules it is split into
 (``tnn.initializers``, ``tnn.convgeometry``, ...), so ``from tnn import initialization``

@@ -248,3 +248,33 @@ def check_param_dicts(params, grads) -> None:
     if set(params) != set(grads):
         raise ValueError(f"params and grads must have the same names; got {sorted(params)} "
                          f"and {sorted(grads)}.")
+
+
+def as_image_batch(x, name: str = "x") -> np.ndarray:
+    """A batch of images in NumPy's layout (N, H, W, C), as a floating array.
+
+    One image of shape (H, W, C) is refused with the fix (``x[None]``), a grayscale batch of
+    shape (N, H, W) with ``x[..., None]``: every augmentation draws per-image parameters, so
+    the batch axis must be explicit.
+    """
+    arr = as_float_array(x, name)
+    if arr.ndim != 4:
+        hint = {3: f" For one image use {name}[None]; for a grayscale batch (N, H, W) use "
+                   f"{name}[..., None].",
+                2: f" For one grayscale image use {name}[None, :, :, None]."}.get(arr.ndim, "")
+        raise ValueError(f"{name} must be a batch of images of shape (N, H, W, C) (NumPy's "
+                         f"layout; the torch twins take (N, C, H, W)); got shape "
+                         f"{arr.shape}.{hint}")
+    return arr
+
+
+def as_image_batch_torch(x, name: str = "x"):
+    """The torch twin of :func:`as_image_batch`: a floating tensor of shape (N, C, H, W)."""
+    t = as_float_tensor(x, name)
+    if t.ndim != 4:
+        hint = {3: f" For one image use {name}[None]; for a grayscale batch (N, H, W) use "
+                   f"{name}[:, None]."}.get(t.ndim, "")
+        raise ValueError(f"{name} must be a batch of images of shape (N, C, H, W) (torch's "
+                         f"layout; the NumPy functions take (N, H, W, C)); got shape "
+                         f"{tuple(t.shape)}.{hint}")
+    return t
