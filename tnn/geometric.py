@@ -38,6 +38,7 @@ from tnn._validate import (
     check_choice,
     check_generator,
     check_int,
+    check_positive,
     check_rng,
 )
 
@@ -153,14 +154,15 @@ def flip_points(points, flip, width: int) -> np.ndarray:
     arrays and tensors alike.
     """
     width = check_int(width, "width")
+    if not isinstance(points, torch.Tensor):
+        points = np.asarray(points, dtype=float)
+    if points.ndim != 3 or points.shape[-1] != 2:
+        raise ValueError(f"points must have shape (N, K, 2), (x, y) per keypoint; got "
+                         f"{tuple(points.shape)}.")
     if isinstance(points, torch.Tensor):
         flip = torch.as_tensor(flip, device=points.device).bool()
         mirrored = torch.stack([width - 1 - points[..., 0], points[..., 1]], -1)
         return torch.where(flip[:, None, None], mirrored, points)
-    points = np.asarray(points, dtype=float)
-    if points.ndim != 3 or points.shape[-1] != 2:
-        raise ValueError(f"points must have shape (N, K, 2), (x, y) per keypoint; got "
-                         f"{points.shape}.")
     flip = np.asarray(flip, dtype=bool)
     mirrored = np.stack([width - 1 - points[..., 0], points[..., 1]], -1)
     return np.where(flip[:, None, None], mirrored, points)
@@ -268,15 +270,6 @@ def _linear_taps(start, length, out: int):
     return start[:, None] + lo, start[:, None] + hi, pos - lo
 
 
-def _linear_taps_torch(start, length, out: int):
-    """Torch twin of :func:`_linear_taps` (float64 positions, as NumPy computes them)."""
-    steps = torch.arange(out, device=start.device, dtype=torch.float64)
-    pos = ((steps + 0.5) * (length / out)[:, None] - 0.5).clamp(min=0)
-    lo = pos.long()
-    hi = lo + (lo < length[:, None] - 1).long()
-    return start[:, None] + lo, start[:, None] + hi, pos - lo
-
-
 def resized_crop(x, top, left, height, width, size) -> np.ndarray:
     """Cut box i (``top[i]``, ``left[i]``, ``height[i]``, ``width[i]``) out of image i and
     resize it to ``size`` with bilinear interpolation (no antialiasing)."""
@@ -307,18 +300,22 @@ def resized_crop_torch(x, top, left, height, width, size) -> torch.Tensor:
     if (height < 1).any() or (width < 1).any() or (top < 0).any() or (left < 0).any() \
             or (top + height > x.shape[2]).any() or (left + width > x.shape[3]).any():
         raise ValueError("every box must lie inside its image with height and width >= 1.")
-    r0, r1, fy = _linear_taps_torch(top, height.double(), out_h)
-    c0, c1, fx = _linear_taps_torch(left, width.double(), out_w)
-    idx = torch.arange(n, device=x.device)[:, None, None, None]
-    ch = torch.arange(c, device=x.device)[None, :, None, None]
-    fy, fx = fy[:, None, :, None].to(x.dtype), fx[:, None, None, :].to(x.dtype)
+    # grid_sample at interpolate's own source coordinates: positions clamped to the box
+    # (rows top .. top + height - 1) give the same two taps and weights
+    rows = _box_positions(top, height, out_h)
+    cols = _box_positions(left, width, out_w)
+    h, w = x.shape[2:]
+    grid = torch.stack(torch.broadcast_tensors((2 * cols[:, None, :] + 1) / w - 1,
+                                               (2 * rows[:, :, None] + 1) / h - 1), -1)
+    return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="border",
+                         align_corners=False)
 
-    def at(rows, cols):
-        return x[idx, ch, rows[:, None, :, None], cols[:, None, None, :]]
 
-    top_row = at(r0, c0) * (1 - fx) + at(r0, c1) * fx
-    bottom = at(r1, c0) * (1 - fx) + at(r1, c1) * fx
-    return top_row * (1 - fy) + bottom * fy
+def _box_positions(start, length, out: int) -> torch.Tensor:
+    """Source positions (N, out), in whole-image pixels, of a bilinear resize of each box."""
+    steps = torch.arange(out, device=start.device, dtype=torch.float64)
+    pos = (steps + 0.5) * (length.double() / out)[:, None] - 0.5
+    return start[:, None] + torch.minimum(pos.clamp(min=0), (length - 1)[:, None].double())
 
 
 def _check_range(pair, name):
@@ -486,7 +483,8 @@ def random_rotation(x, degrees: float, rng=None, *, params=None, fill: float = 0
     returns ``(out, {"angle": (N,)})``."""
     x = as_image_batch(x)
     if _source("rng", rng, params, "random_rotation"):
-        angle = rng.uniform(-float(degrees), float(degrees), len(x))
+        degrees = check_positive(degrees, "degrees", allow_zero=True)
+        angle = rng.uniform(-degrees, degrees, len(x))
     else:
         (angle,) = _params(params, ("angle",), len(x))
     return affine(x, rotation_matrix(angle), fill=fill), {"angle": angle}
@@ -497,7 +495,7 @@ def random_rotation_torch(x, degrees: float, generator=None, *, params=None, fil
     x = as_image_batch_torch(x)
     if _source("generator", generator, params, "random_rotation_torch"):
         u = torch.rand(len(x), generator=generator, device=generator.device, dtype=torch.float64)
-        angle = (2 * u - 1) * float(degrees)
+        angle = (2 * u - 1) * check_positive(degrees, "degrees", allow_zero=True)
     else:
         (angle,) = _params(params, ("angle",), len(x), torch_like=x)
     return affine_torch(x, rotation_matrix(angle.cpu().numpy()), fill=fill), {"angle": angle}

@@ -76,9 +76,13 @@ def grayscale_torch(x) -> torch.Tensor:
 
 def _blend(x, reference, f, lib):
     shape = (-1, 1, 1, 1)
-    f = f.reshape(shape).astype(x.dtype) if lib is np else f.reshape(shape)
-    out = f * x + (1 - f) * reference
-    return out.clip(0, 1) if lib is np else out.clamp(0, 1)
+    if lib is np:
+        f = f.reshape(shape).astype(x.dtype)
+        return (f * x + (1 - f) * reference).clip(0, 1)
+    if isinstance(reference, float):  # black: a plain scaling
+        return (x * f.reshape(shape)).clamp_(0, 1)
+    # reference + f (x - reference), in one pass and clipped in place
+    return torch.lerp(reference.expand_as(x), x, f.reshape(shape)).clamp_(0, 1)
 
 
 def adjust_brightness(x, factor) -> np.ndarray:
