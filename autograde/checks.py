@@ -165,7 +165,10 @@ def tamper_reasons(tree: ast.AST, protected: set[str], modules: set[str]) -> lis
                        else [node.target])
             for t in targets:
                 for sub in ast.walk(t):
-                    if isinstance(sub, ast.Attribute | ast.Subscript):
+                    # only what is written (Store / Del context): an index read inside the
+                    # target, as in onehot[np.arange(n), y] = 1, assigns to nothing
+                    if isinstance(sub, ast.Attribute | ast.Subscript) and \
+                            isinstance(sub.ctx, ast.Store | ast.Del):
                         root = _root_name(sub)
                         if root in modules or root in protected:
                             reasons.append(f"assigns to {ast.unparse(sub)}")

@@ -191,6 +191,47 @@ def probe() -> dict[str, np.ndarray]:
         label, evidence = recipe.diagnose_curves(train, val, **settings)
         out[f"recipe_diagnosis_{i}"] = [recipe.DIAGNOSES.index(label),
                                         *(evidence[k] for k in sorted(evidence))]
+    # augmentation: the same draws from the same generator, replays, borders, both dtypes
+    from tnn import augmentation
+
+    batch = r.uniform(0.05, 1.0, size=(6, 5, 7, 3))
+    batch32 = r.uniform(0.05, 1.0, size=(4, 6, 3, 1)).astype(np.float32)
+    for pad in (0, 1, 3):
+        crop, drawn = augmentation.random_crop(batch, pad, np.random.default_rng(pad))
+        out[f"aug_crop_{pad}"] = np.concatenate([crop.ravel(), drawn["top"], drawn["left"]])
+    corners = {"top": np.array([0, 4, 0, 4]), "left": np.array([0, 0, 4, 4])}
+    out["aug_crop_corners_32"] = augmentation.random_crop(batch32, 2, params=corners,
+                                                          fill=0.5)[0]
+    for side in (0, 1, 2, 3, 4, 9):
+        erased, drawn = augmentation.cutout(batch, side, np.random.default_rng(side))
+        out[f"aug_cutout_{side}"] = np.concatenate([erased.ravel(), drawn["cy"], drawn["cx"]])
+    edges = {"cy": np.array([0, 5, 2, 0]), "cx": np.array([0, 2, 0, 2])}
+    out["aug_cutout_edges_32"] = augmentation.cutout(batch32, 3, params=edges, fill=0.25)[0]
+    nchw = torch.from_numpy(np.ascontiguousarray(batch.transpose(0, 3, 1, 2)))
+    for side in (0, 1, 2, 3, 4, 9):
+        erased, drawn = augmentation.cutout_torch(nchw, side, torch.Generator().manual_seed(side))
+        out[f"aug_cutout_torch_{side}"] = np.concatenate([
+            erased.numpy().ravel(), drawn["cy"].numpy(), drawn["cx"].numpy()])
+    edges_t = {k: torch.from_numpy(v) for k, v in edges.items()}
+    out["aug_cutout_torch_edges_32"] = augmentation.cutout_torch(
+        torch.from_numpy(batch32.transpose(0, 3, 1, 2).copy()), 3, params=edges_t,
+        fill=0.25)[0].numpy()
+    labels = np.array([3, 5, 0, 9, 9, 1])
+    for alpha in (0.2, 1.0):
+        mixed, rows, drawn = augmentation.mixup(batch, labels, alpha,
+                                                np.random.default_rng(11), num_classes=10)
+        out[f"aug_mixup_{alpha}"] = np.concatenate([mixed.ravel(), rows.ravel(), drawn["lam"],
+                                                    drawn["index"]])
+    pets = {"lam": np.array([0.4, 0.75]), "index": np.array([1, 0])}
+    mixed, rows, _ = augmentation.mixup(np.stack([batch[0], batch[1]]), np.array([3, 5]),
+                                        num_classes=10, params=pets)
+    out["aug_mixup_pets"] = np.concatenate([mixed.ravel(), rows.ravel()])
+    out["aug_mixup_32"] = augmentation.mixup(batch32, labels[:4], num_classes=10, params={
+        "lam": np.array([0.1, 0.5, 0.9, 1.0]), "index": np.array([2, 3, 0, 1])})[0]
+    for factor in (0.0, 0.5, 1.0, 1.8, np.array([0.0, 0.3, 1.0, 2.0, 4.0, 0.7])):
+        key = "x".join(map(str, np.atleast_1d(factor)))
+        out[f"aug_contrast_{key}"] = augmentation.adjust_contrast(batch, factor)
+    out["aug_contrast_gray_32"] = augmentation.adjust_contrast(batch32, 2.5)
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
 

@@ -10,16 +10,20 @@ augmentation buys on digits (clean, rotated, shifted validation), which mirrorin
 digit's label, the localisation task whose labels were not flipped; the lecture calls the
 experiments with the settings these tests check; the explorer's update time; the figures."""
 
+import contextlib
+import io
 import json
 import math
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from conftest import assert_twins_agree, to_numpy
 
+from autograde.course import REPO_ROOT
 from tnn import augmentation as A
 from tnn import augmentation_experiments as experiments
 from tnn.data import small_digits
@@ -792,6 +796,143 @@ def test_invalid_subpolicy_steps(subpolicy, error, message):
 
 
 # ============================================================================================
+# assignment 06: its graded experiment's thresholds and its checks, run
+# in this process from the solution notebook's own cells (the grading tests run them through
+# the grader; these are the quick and the calibration checks behind them).
+#
+# - the experiment's rule (rotated gain >= 0.03 on average, no seed worse, clean accuracy at
+#   most 0.02 below) passes honest answers (random rotations by up to 15, 20 or 25 degrees)
+#   and fails lazy ones (no change, horizontal flips), on split seeds 0-3;
+# - every classic bug of autograde/alternatives/augmentation.py fails exactly its own test cells
+#   when the notebook's cells run in one namespace, and the honest alternatives fail none.
+# ============================================================================================
+SOLUTION = REPO_ROOT / "solutions" / "06_augmentation" / "06_augmentation.ipynb"
+
+
+def _cells():
+    return [c for c in nbformat.read(SOLUTION, as_version=4).cells if c.cell_type == "code"]
+
+
+def _run(replace=None, skip=()):
+    """Run the solution's code cells (answers replaced by ``replace``) in one namespace;
+    return ``{grade_id: error message}`` of the cells that raised, and the namespace."""
+    replace = replace or {}
+    ns = {"__name__": "__main__"}
+    failed = {}
+    for cell in _cells():
+        gid = cell.metadata["nbgrader"]["grade_id"]
+        if gid in skip or gid.startswith("explore"):
+            continue
+        buffer = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+                exec(compile(replace.get(gid, cell.source), gid, "exec"), ns)
+        except Exception as err:  # noqa: BLE001 - a failed check, whatever raised it
+            failed[gid] = f"{type(err).__name__}: {err}"
+    return failed, ns
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    """The notebook's set-up and experiment cells, and the baseline (no augmentation) runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ns = {"__name__": "__main__"}
+    for cell in _cells():
+        if cell.metadata["nbgrader"]["grade_id"] in ("setup", "experiment_setup"):
+            exec(compile(cell.source, "setup", "exec"), ns)
+    seeds = ns["EXPERIMENT"]["seeds"]
+    baseline = np.array([ns["train_with"](None, seed) for seed in seeds])
+    return ns, baseline
+
+
+def _passes(ns, baseline, augment):
+    """The experiment test's rule on the four split seeds: (passed, rotated gains, clean
+    change)."""
+    runs = np.array([ns["train_with"](augment, seed) for seed in ns["EXPERIMENT"]["seeds"]])
+    gain = runs[:, 1] - baseline[:, 1]
+    clean = runs[:, 0].mean() - baseline[:, 0].mean()
+    ok = (gain.mean() >= ns["EXPERIMENT"]["rotated_gain"] and gain.min() >= 0
+          and clean >= -ns["EXPERIMENT"]["clean_loss"])
+    return ok, gain, clean
+
+
+def _rotations(ns, degrees):
+    torch, F = ns["torch"], ns["F"]
+
+    def augment(x, y, seed):
+        turned, _ = ns["random_rotation_torch"](x, degrees, torch.Generator().manual_seed(seed))
+        return turned, F.one_hot(y, 10).float()
+
+    return augment
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("degrees", [15.0, 20.0, 25.0])
+def test_experiment_passes_honest_rotations(experiment, degrees):
+    """Measured on seeds 0-3: rotated gain 0.052-0.059 on average (every seed >= 0.03), the
+    clean accuracy within 0.01 of no augmentation."""
+    ns, baseline = experiment
+    ok, gain, clean = _passes(ns, baseline, _rotations(ns, degrees))
+    assert ok, (degrees, gain, clean)
+    assert gain.mean() >= 0.045 and gain.min() > 0.01, (degrees, gain)  # a margin, not luck
+
+
+@pytest.mark.slow
+def test_experiment_fails_lazy_augmentations(experiment):
+    """The identity gains exactly nothing (the same runs as without augmentation); flips
+    lose on the rotated digits (-0.035 on average) and on the clean ones (-0.03)."""
+    ns, baseline = experiment
+    torch, F = ns["torch"], ns["F"]
+
+    def identity(x, y, seed):
+        return x.clone(), F.one_hot(y, 10).float()
+
+    def flips(x, y, seed):
+        flip = torch.rand(len(x), generator=torch.Generator().manual_seed(seed)) < 0.5
+        return torch.where(flip[:, None, None, None], x.flip(-1), x), F.one_hot(y, 10).float()
+
+    ok, gain, _ = _passes(ns, baseline, identity)
+    assert not ok and np.all(gain == 0), gain
+    ok, gain, clean = _passes(ns, baseline, flips)
+    assert not ok and gain.mean() < 0 and clean < -0.02, (gain, clean)
+
+
+def test_classic_bugs_fail_exactly_their_own_cells():
+    """Fast, without a kernel: each bug fails its own test cells and only those (the
+    experiment's bug is left to the grading tests: it trains)."""
+    from autograde.alternatives import augmentation as alternatives
+
+    failed, _ = _run(skip={"test_augmentation_experiment"})
+    assert not failed, failed
+    failed, _ = _run(alternatives.ANSWERS, skip={"test_augmentation_experiment"})
+    assert not failed, failed
+    for name, bug in alternatives.BUGS.items():
+        if bug.cell == "augment_digits":
+            continue
+        failed, _ = _run({bug.cell: bug.source}, skip={"test_augmentation_experiment"})
+        assert set(failed) == bug.loses, (name, failed)
+        for words in bug.says:
+            assert all(words in message for message in failed.values()), (name, failed)
+
+
+def test_draw_checks_catch_a_crop_that_never_reaches_the_last_offset():
+    """The hidden test's coverage check: rng.integers(0, 2 * padding) never draws
+    2 * padding; the library's draw covers 0 .. 2 * padding evenly."""
+    from tnn import augmentation
+
+    _, ns = _run(skip={c.metadata["nbgrader"]["grade_id"] for c in _cells()
+                       if c.metadata["nbgrader"]["grade_id"] != "setup"})
+    many = np.zeros((3000, 2, 2, 1))
+    _, params = augmentation.random_crop(many, 2, np.random.default_rng(0))
+    ns["covers"]("random_crop", params["top"], 0, 4, "top offsets")
+    short = np.random.default_rng(0).integers(0, 4, size=3000)
+    with pytest.raises(AssertionError, match="never drew top offsets \\[4\\]"):
+        ns["covers"]("random_crop", short, 0, 4, "top offsets")
+
+
+# ============================================================================================
 # lecture 06
 # ============================================================================================
 LECTURE = Path(__file__).resolve().parent.parent / "lectures" / "06_augmentation.ipynb"
@@ -862,7 +1003,8 @@ def test_lecture_runs_the_tested_settings():
     assert "experiments.localisation_study(loc_seeds, device=device)" in code
     assert "loc_seeds = tuple(range(6 if BIG else 4))" in code
     assert '[("ShearX", 0.9, 7), ("Invert", 0.2, 3)]' in code
-    assert '"lam": np.array([0.4, 0.6])' in code
+    assert '"lam": np.array([0.4, 0.4])' in code  # two different blends, not one twice
+    assert "plots.positive_eigenvectors(eigvecs)" in code
     assert "_explorer(" in code
 
 
@@ -876,8 +1018,9 @@ def mirrors():
 
 @pytest.mark.slow
 def test_upside_down_six_is_a_nine_and_back(mirrors):
-    """Measured (seed 0): upright accuracy 0.972; 180°: 6 -> 9 (0.93), 9 -> 6 0.33, 5 0.30;
-    h-flip kept 1.00 (0), 0.02 (3), 0.00 (5, 6), 0.05 (7), 0.81 (8)."""
+    """Measured (seed 0): upright accuracy 0.972; 180°: 6 -> 9 (0.93), 9 -> 6 0.33, 5 0.30,
+    5 -> 5 0.46, 3 0.46; h-flip kept 1.00 (0), 0.02 (3), 0.00 (5, 6), 0.05 (7), 0.81 (8), 3 -> 8
+    0.87; v-flip kept 0.66 (3), 5 -> 2 0.63, 7 -> 1 0.65."""
     assert mirrors["val_acc"] > 0.95
     turned = mirrors["confusion"]["rotate 180"]
     assert turned[6].argmax() == 9
@@ -893,6 +1036,14 @@ def test_upside_down_six_is_a_nine_and_back(mirrors):
     hflip = mirrors["per_class"]["horizontal flip"]
     assert np.all(hflip[[3, 5, 6, 7]] < 0.15), hflip
     assert hflip[2] < 0.5 and 0.3 < hflip[1] < 0.7  # most 2s change; a 1 is a coin toss
+    # mirrored 3s are 8s, a 3 flipped top to bottom mostly stays a 3 ("two thirds"); flipped
+    # top to bottom, 5s become 2s and 7s become 1s; turned 5s split evenly between 5 and 3
+    conf = mirrors["confusion"]
+    assert conf["horizontal flip"][3].argmax() == 8 and conf["horizontal flip"][3, 8] > 0.8
+    assert 0.6 < mirrors["per_class"]["vertical flip"][3] < 0.72
+    assert conf["vertical flip"][5].argmax() == 2 and conf["vertical flip"][5, 2] > 0.55
+    assert conf["vertical flip"][7].argmax() == 1 and conf["vertical flip"][7, 1] > 0.55
+    assert abs(turned[5, 5] - turned[5, 3]) < 0.05 and turned[5, 3] > 0.4
     rows = mirrors["confusion"]["as is"].sum(1)
     np.testing.assert_allclose(rows, 1.0)
     assert mirrors["n_per_class"].sum() == 797
@@ -957,9 +1108,14 @@ def test_forgotten_label_flip_trains_but_localises_badly(localisation):
     first, last = bug["train_loss"][:, 0], bug["train_loss"][:, -1]
     assert np.all(last < first / 5) and np.all(first > 10) and np.all(last < 3)
     assert np.all(np.diff(bug["train_loss"].mean(0)[10:]) < 0.02)  # still (slowly) falling
-    # y is untouched by a horizontal flip; the correct pipeline is no better than no flips
+    # y is untouched by a horizontal flip; the correct pipeline is slightly worse than no
+    # flips (x 0.453 vs 0.436 on average, worse on every seed; y 0.566 vs 0.491)
     assert np.all(np.abs(bug["y_err"] - right["y_err"]) < 0.1)
     assert abs(right["x_err"].mean() - plain["x_err"].mean()) < 0.1
+    assert np.all(right["x_err"] > plain["x_err"]), (right["x_err"], plain["x_err"])
+    assert right["y_err"].mean() > plain["y_err"].mean()
+    # "no better than the constant guess" of 12/7 pixels
+    assert bug["x_err"].mean() > 12 / 7 - 0.01
     assert np.all(right["x_err"] < 0.6)
 
 
@@ -988,11 +1144,24 @@ def test_lecture_prose_matches_the_measurements():
     assert photos.shape[0] * photos.shape[1] * photos.shape[2] == 12288
     eigvals, eigvecs = A.fit_pca_lighting(photos)
     assert abs(eigvals[0] - 0.28) < 0.01
+    assert "up to 29 %" in text and "15 % of its values" in text
     assert np.all(np.abs(np.abs(eigvecs[:, 0]) - 3 ** -0.5) < 0.1)  # ~ (1, 1, 1) / sqrt(3)
+    # the sign convention of the table and figure: the brightness direction reads (+, +, +)
+    from tnn.plots.augmentation import positive_eigenvectors
+
+    signed = positive_eigenvectors(eigvecs)
+    assert np.all(signed[:, 0] > 0) and np.all(np.abs(signed) == np.abs(eigvecs))
     # "with sigma = 0.1 the shifts are at most a few hundredths"
     _, drawn = A.pca_lighting(photos[[0, 1, 0, 1, 0, 1]], eigvals, eigvecs, 0.1,
                                 np.random.default_rng(8))
     assert np.abs((drawn["alpha"] * eigvals) @ eigvecs.T).max() < 0.05
+    # the lecture's draws, with its eigenvector signs: shares of values outside [0, 1]
+    six = photos[[0, 1, 0, 1, 0, 1]]
+    outside = {}
+    for sigma in (0.1, 1.0):
+        lit, _ = A.pca_lighting(six, eigvals, signed, sigma, np.random.default_rng(8))
+        outside[sigma] = ((lit < 0) | (lit > 1)).mean(axis=(1, 2, 3))
+    assert abs(outside[1.0].max() - 0.29) < 0.005 and abs(outside[0.1][1] - 0.15) < 0.005
 
 
 # --------------------------------------------------------------------------------------------
@@ -1084,6 +1253,9 @@ def test_widget_and_figures_build_headless():
     mirrors = {"per_class": {k: np.linspace(0, 1, 10) for k in experiments.MIRRORS},
                "confusion": {k: np.eye(10) for k in experiments.MIRRORS}}
     figs.append(plots.mirror_figure(mirrors))
+    confusion = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.0, 0.6, 0.4]])
+    became, share = plots.most_common_other(confusion)
+    assert list(became) == [1, 2, 1] and np.allclose(share, [0.3, 0.8, 0.6])
     eigvals, eigvecs = A.fit_pca_lighting(photos)
     figs.append(plots.pca_figure(eigvals, eigvecs, photos.reshape(-1, 3)[:100]))
     fake = {n: {k: np.array([0.9, 0.8]) for k in ("clean", "rotated", "shifted", "gap")}
@@ -1094,6 +1266,7 @@ def test_widget_and_figures_build_headless():
     figs.append(plots.localisation_figure(loc))
     assert len(figs[0].axes) == 4 and figs[0].axes[2].get_xlabel() == "x"
     assert len(figs[3].axes) == 3 and len(figs[4].axes) == 3
+    assert all(ax.get_legend() is not None for ax in figs[4].axes)  # every panel says which is which
     for fig in figs:
         assert isinstance(fig, matplotlib.figure.Figure)
         plt.close(fig)

@@ -195,6 +195,12 @@ def test_checks_catch_tampering_and_reference_imports():
         assert any("the tests' ground truth" in f for f in found.flags), code
     nb = corpus.filled_in(AID, replace={"relu": "x = torch.ones(2)\n" + honest})
     assert analyse(nb, source).zero_cells == set()  # torch itself is fine
+    # a module read inside an index is not an assignment to the module: one-hot rows
+    for code in ("onehot = np.zeros((3, 4))\nonehot[np.arange(3), [0, 1, 2]] = 1.0",
+                 "out = np.ones(3)\nout[np.isnan(out)] += 1"):
+        nb = corpus.filled_in(AID, replace={"relu": code + "\n" + honest})
+        found = analyse(nb, source)
+        assert not found.flags and not found.zero_cells, (code, found.flags)
 
 
 def test_grading_helpers_ignore_patched_numpy(monkeypatch):

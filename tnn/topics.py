@@ -34,6 +34,9 @@ TOPICS: tuple[Topic, ...] = (
           "regularization: penalties, early stopping, ensembles, batch norm's two modes"),
     Topic("05", "dropout",
           "dropout: inverted dropout, PyTorch's p, DropConnect, stochastic depth, MC dropout"),
+    Topic("06", "augmentation",
+          "data augmentation: flips, crops, rotations, colour, Cutout, Mixup, CutMix, "
+          "AutoAugment, batched on the GPU"),
     Topic("07", "optimizers",
           "optimizers: momentum, Nesterov, adaptive rates, Adam and AdamW"),
     Topic("08", "schedules",
@@ -45,9 +48,7 @@ TOPICS: tuple[Topic, ...] = (
 )
 
 #: What the course will cover next, in order (named on the course maps).
-PLANNED: tuple[str, ...] = (
-    "data augmentation",
-)
+PLANNED: tuple[str, ...] = ()
 
 
 def topic(stem_or_name: str) -> Topic:
