@@ -801,8 +801,10 @@ def test_invalid_subpolicy_steps(subpolicy, error, message):
 # the grader; these are the quick and the calibration checks behind them).
 #
 # - the experiment's rule (rotated gain >= 0.03 on average, no seed worse, clean accuracy at
-#   most 0.02 below) passes honest answers (random rotations by up to 15, 20 or 25 degrees)
-#   and fails lazy ones (no change, horizontal flips), on split seeds 0-3;
+#   most 0.02 below and at most 0.03 above) passes honest answers (random rotations by up to
+#   15, 20 or 25 degrees) and fails lazy ones (no change, horizontal flips), on split seeds 0-3;
+# - train_with refuses images that are copies of validation digits (clean or rotated);
+# - the drawing checks catch draws that are not independent, unmixed or ignore alpha;
 # - every classic bug of autograde/alternatives/augmentation.py fails exactly its own test cells
 #   when the notebook's cells run in one namespace, and the honest alternatives fail none.
 # ============================================================================================
@@ -854,7 +856,7 @@ def _passes(ns, baseline, augment):
     gain = runs[:, 1] - baseline[:, 1]
     clean = runs[:, 0].mean() - baseline[:, 0].mean()
     ok = (gain.mean() >= ns["EXPERIMENT"]["rotated_gain"] and gain.min() >= 0
-          and clean >= -ns["EXPERIMENT"]["clean_loss"])
+          and -ns["EXPERIMENT"]["clean_loss"] <= clean <= ns["EXPERIMENT"]["clean_gain"])
     return ok, gain, clean
 
 
@@ -930,6 +932,116 @@ def test_draw_checks_catch_a_crop_that_never_reaches_the_last_offset():
     short = np.random.default_rng(0).integers(0, 4, size=3000)
     with pytest.raises(AssertionError, match="never drew top offsets \\[4\\]"):
         ns["covers"]("random_crop", short, 0, 4, "top offsets")
+
+
+# answers that game the checks: each must lose exactly its own cells (fast, no training)
+GAMED = {
+    # left follows top: each offset covers 0 .. 4 evenly, the pairs do not
+    "random_crop": ("""
+def random_crop(x, padding, rng=None, *, params=None):
+    n, h, w, _ = x.shape
+    if params is None:
+        top = rng.integers(0, 2 * padding + 1, size=n)
+        left = (top + 1) % (2 * padding + 1)
+    else:
+        top, left = np.asarray(params["top"]).astype(int), np.asarray(params["left"]).astype(int)
+    padded = np.pad(x, [(0, 0), (padding, padding), (padding, padding), (0, 0)])
+    return np.stack([padded[i, top[i]:top[i] + h, left[i]:left[i] + w] for i in range(n)]), \\
+        {"top": top, "left": left}
+""", {"test_random_crop_hidden"}, "pairs of offsets"),
+    # each centre uniform, but cx sorted in the order of cy: the pairs hug the diagonal
+    "cutout": ("""
+def cutout(x, size, rng=None, *, params=None):
+    n, h, w, _ = x.shape
+    if params is None:
+        cy = rng.integers(0, h, size=n)
+        cx = np.empty(n, dtype=int)
+        cx[np.argsort(cy, kind="stable")] = np.sort(rng.integers(0, w, size=n))
+    else:
+        cy, cx = np.asarray(params["cy"]).astype(int), np.asarray(params["cx"]).astype(int)
+    out = np.array(x, copy=True)
+    for i, (r, c) in enumerate(zip(cy - size // 2, cx - size // 2)):
+        out[i, max(r, 0):max(r + size, 0), max(c, 0):max(c + size, 0)] = 0
+    return out, {"cy": cy, "cx": cx}
+""", {"test_cutout_hidden"}, "pairs of centres"),
+}
+MIXUP_GAMED = """
+def mixup(x, y, alpha=0.2, rng=None, *, num_classes=None, params=None):
+    n = len(x)
+    if params is None:
+        lam, index = rng.beta({alpha}, {alpha}, size=n), {index}
+    else:
+        lam, index = np.asarray(params["lam"], dtype=float), np.asarray(params["index"]).astype(int)
+    onehot = np.eye(num_classes)[np.asarray(y)]
+    w = lam[:, None, None, None]
+    return (w * x + (1 - w) * x[index], lam[:, None] * onehot + (1 - lam[:, None]) * onehot[index],
+            {{"lam": lam, "index": index}})
+"""
+
+
+@pytest.mark.parametrize("cell", sorted(GAMED))
+def test_draw_checks_catch_gamed_draws(cell):
+    source, loses, words = GAMED[cell]
+    failed, _ = _run({cell: source}, skip={"test_augmentation_experiment"})
+    assert set(failed) == loses, failed
+    assert all(words in message for message in failed.values()), failed
+
+
+@pytest.mark.parametrize("alpha, index, words", [
+    ("alpha", "np.arange(n)", "with themselves"),  # no partner at all
+    ("alpha", "(np.arange(n) + 1) % n", "shifted by a constant"),
+    ("alpha", "np.random.default_rng(0).permutation(n)", "two different generators"),
+    ("0.2", "rng.permutation(n)", "the alpha you are given"),  # alpha ignored
+])
+def test_draw_checks_catch_unmixed_or_fixed_mixup(alpha, index, words):
+    source = MIXUP_GAMED.format(alpha=alpha, index=index)
+    failed, _ = _run({"mixup": source}, skip={"test_augmentation_experiment"})
+    assert set(failed) == {"test_mixup_hidden"}, failed
+    assert words in failed["test_mixup_hidden"], failed
+
+
+def test_draw_checks_pass_honest_draws_in_any_order():
+    """Other draw orders and other generators than the checks' pass: the tolerances are wide
+    (joint counts within 6 binomial standard deviations, Beta variances within 25 %, 7.7 and
+    9.3 standard deviations of the sample variance)."""
+    _, ns = _run(skip={c.metadata["nbgrader"]["grade_id"] for c in _cells()
+                       if c.metadata["nbgrader"]["grade_id"] != "setup"})
+    for seed in range(20):
+        g = np.random.default_rng(seed)
+        ns["covers_jointly"]("random_crop", g.integers(0, 5, 3000), g.integers(0, 5, 3000),
+                             (5, 5), "offsets")
+        ns["covers_jointly"]("cutout", g.integers(0, 5, 2500), g.integers(0, 4, 2500), (5, 4),
+                             "centres")
+        for alpha, n in ((0.4, 400), (4.0, 2000)):
+            assert abs(g.beta(alpha, alpha, n).var() * 4 * (2 * alpha + 1) - 1) < 0.25
+
+
+def test_experiment_refuses_copies_of_validation_digits():
+    """The validation digits (clean or rotated) handed back as augmented training digits are
+    refused before any training; honest rotations are not (0.0 to 0.08 % of their images lie
+    within 0.1 of a validation digit on seeds 0-3)."""
+    _, ns = _run(skip={c.metadata["nbgrader"]["grade_id"] for c in _cells()
+                       if c.metadata["nbgrader"]["grade_id"] not in ("setup", "experiment_setup")})
+    torch, F = ns["torch"], ns["F"]
+
+    def leak(x, y, seed):
+        splits = ns["small_digits"](np.random.default_rng(seed - 1000), n_train=200, n_val=500)
+        turned = ns["transformed_val"](splits, "rotated", seed=100 + seed - 1000)
+        pool = torch.as_tensor(np.concatenate([splits["val"].X, turned.X]))
+        labels = torch.as_tensor(np.concatenate([splits["val"].y, turned.y]))
+        pick = torch.arange(len(x)) % len(pool)
+        return pool[pick].reshape(-1, 1, 8, 8), F.one_hot(labels[pick], 10).float()
+
+    with pytest.raises(AssertionError, match="copies of validation digits"):
+        ns["train_with"](leak, 0)
+    # one copy in fifty is refused too; the threshold is 1 %
+    def few(x, y, seed):
+        images, rows = leak(x, y, seed)
+        keep = torch.arange(len(x)) % 50 != 0
+        return torch.where(keep[:, None, None, None], x, images), F.one_hot(y, 10).float()
+
+    with pytest.raises(AssertionError, match="2.0% of the images"):
+        ns["train_with"](few, 1)
 
 
 # ============================================================================================
