@@ -26,21 +26,9 @@ import numpy as np
 import torch
 
 from tnn import augmentation as A
-from tnn.device import describe_device, median_seconds, torch_generator
+from tnn.device import copy_bandwidth, describe_device, median_seconds, torch_generator
 
 JITTER = (0.4, 0.4, 0.4)
-
-
-def copy_bandwidth(device: str, n: int = 2**24, repeats: int = 5) -> float:
-    """Bytes per second of a large float32 copy (read + write) on ``device``."""
-    if device == "numpy":
-        src, dst = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
-        seconds = median_seconds(lambda: np.copyto(dst, src), repeats=repeats)
-    else:
-        src = torch.ones(n, dtype=torch.float32, device=device)
-        dst = torch.empty_like(src)
-        seconds = median_seconds(lambda: dst.copy_(src), repeats=repeats, device=device)
-    return 8 * n / seconds
 
 
 def interleaved_medians(calls, repeats: int) -> list[float]:

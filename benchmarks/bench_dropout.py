@@ -22,21 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from tnn import dropout as D
-from tnn.device import describe_device, few_threads, median_seconds, torch_generator
+from tnn.device import copy_bandwidth, describe_device, few_threads, median_seconds, torch_generator
 
 BYTES_PER_ELEMENT = 18  # fwd: read x 4, write y 4, write mask 1; bwd: read dout 4, mask 1, write dx 4
-
-
-def copy_bandwidth(device: str, n: int, repeats: int) -> float:
-    """Bytes per second of a large float32 copy (read + write) on ``device``."""
-    if device == "numpy":
-        src, dst = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
-        seconds = median_seconds(lambda: np.copyto(dst, src), repeats=repeats)
-    else:
-        src = torch.ones(n, dtype=torch.float32, device=device)
-        dst = torch.empty_like(src)
-        seconds = median_seconds(lambda: dst.copy_(src), repeats=repeats, device=device)
-    return 8 * n / seconds
 
 
 def step_numpy(x, dout, keep_prob, rng):

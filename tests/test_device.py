@@ -51,3 +51,18 @@ def test_seeding_is_explicit_and_repeatable():
 def test_median_seconds_measures_something():
     t = tnn_device.median_seconds(lambda: sum(range(10_000)), repeats=3, warmup=1, min_time=0.001)
     assert 0 < t < 1
+
+
+def test_copy_bandwidth_counts_bytes_read_and_written(monkeypatch):
+    """n float32 values read and n written in the measured second: 8 n bytes per second."""
+    timed = []
+
+    def one_second(fn, **kwargs):
+        fn()
+        timed.append(kwargs.get("device"))
+        return 1.0
+
+    monkeypatch.setattr(tnn_device, "median_seconds", one_second)
+    assert tnn_device.copy_bandwidth("numpy", n=1000) == 8000
+    assert tnn_device.copy_bandwidth("cpu", n=1000) == 8000
+    assert timed == [None, "cpu"]  # a device copy is synchronized before it is timed

@@ -175,3 +175,17 @@ def median_seconds(
                 break
         times.append(elapsed / calls)
     return statistics.median(times)
+
+
+def copy_bandwidth(device: torch.device | str, n: int = 2**24, repeats: int = 5) -> float:
+    """Bytes per second of a large float32 copy (``n`` values read + written) on ``device``
+    (``"numpy"`` for a NumPy copy): the memory-bandwidth floor that benchmarks compare
+    elementwise work with."""
+    if str(device) == "numpy":
+        src, dst = np.ones(n, dtype=np.float32), np.empty(n, dtype=np.float32)
+        seconds = median_seconds(lambda: np.copyto(dst, src), repeats=repeats)
+    else:
+        src = torch.ones(n, dtype=torch.float32, device=device)
+        dst = torch.empty_like(src)
+        seconds = median_seconds(lambda: dst.copy_(src), repeats=repeats, device=device)
+    return 8 * n / seconds
