@@ -69,7 +69,7 @@ def mirror_figure(study: dict):
         became, _ = most_common_other(study["confusion"][name])
         for c in range(10):
             if share[c] < 0.5:
-                ax.text(x[c], share[c] + 0.02, f"{became[c]}", ha="center", fontsize=7)
+                ax.text(x[c], share[c] + 0.02, f"{became[c]}", ha="center", fontsize=9)
     ax.plot(np.arange(10), study["per_class"]["as is"], "k_", ms=14, mew=2,
             label="as is (upright)")
     ax.set_xticks(np.arange(10))

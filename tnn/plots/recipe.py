@@ -18,7 +18,7 @@ from tnn.recipe_experiments import first_layer_images
 def range_test_figure(range_test: dict, significant: float = 0.5):
     """The loss of every update for each rate of :func:`tnn.recipe.lr_range_test`, with the
     line a rate must end below (``significant`` times its first loss)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(8.6, 3.4))
     for k, (lr, losses) in enumerate(zip(range_test["lrs"], range_test["losses"],
                                          strict=True)):
         ok = range_test["significant"][k]
@@ -31,7 +31,7 @@ def range_test_figure(range_test: dict, significant: float = 0.5):
     ax.set_xlabel("update")
     ax.set_ylabel("training loss (mini-batch)")
     ax.set_title("step 3: which rates drop the loss within 100 updates?", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the curves
     fig.tight_layout()
     return fig
 
@@ -39,7 +39,7 @@ def range_test_figure(range_test: dict, significant: float = 0.5):
 def search_figure(coarse: dict, fine: dict, coarse_space, fine_space):
     """Steps 4 and 5: final validation accuracy against the learning rate, the coarse
     trials (few epochs) and the fine ones (more epochs, a narrower space, shaded)."""
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
+    fig, ax = plt.subplots(figsize=(8.6, 3.4))
     for result, label, marker, color in ((coarse, "coarse", "o", "C0"),
                                          (fine, "fine", "*", "C3")):
         lr = np.array([t["lr"] for t in result["trials"]])
@@ -53,7 +53,7 @@ def search_figure(coarse: dict, fine: dict, coarse_space, fine_space):
     ax.set_ylim(max(0.5, float(np.min(coarse["val_acc"][:, -1])) - 0.02), 1.0)
     ax.set_xlabel("learning rate (AdamW)")
     ax.set_ylabel("final validation accuracy")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the trials
     fig.tight_layout()
     return fig
 
@@ -110,8 +110,10 @@ def dependency_figure(checks: dict, index: int):
         g = check.measured["gradient_per_example"]
         colors = ["C3" if j == index else ("C1" if g[j] > 0 else "C0") for j in range(len(g))]
         ax.bar(np.arange(len(g)), g, color=colors)
+        # mark example `index` even where its own bar is 0 (it then takes no part)
+        ax.axvline(index, color="C3", lw=1, ls=":", zorder=0)
         ax.set_title(f"{name}: {'passes' if check else 'FAILS'}", fontsize=10)
-        ax.set_xlabel(f"example in the batch (red: {index})")
+        ax.set_xlabel(f"example in the batch (red: {index}, dotted line)")
     axes[0, 0].set_ylabel("|d (outputs of example) / d input|")
     fig.tight_layout()
     return fig

@@ -84,10 +84,13 @@ def axis_plots(space, trials, scores, *, title: str = "", edge_fraction: float =
     axes[0, 0].set_ylabel("validation accuracy")
     if ylim is not None:
         axes[0, 0].set_ylim(*ylim)
-    axes[0, 0].legend(fontsize=8, loc="lower left")
+    # one legend below the panels: inside one, it would hide trials
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8,
+               frameon=False)
     if title:
         fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
