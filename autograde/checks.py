@@ -8,8 +8,11 @@ kernel cannot be trusted to report:
 - **tampering**: rebinding what the locked cells imported (``check_function = ...``),
   assigning to attributes of modules (``np.allclose = ...``, ``tnn.grading.x = ...``),
   ``setattr``/``exec``/``eval``/``__import__``, ``sys.modules``, ``builtins``,
-  ``unittest.mock``, ``ctypes``, ``gc``, frame inspection, ``get_ipython().run_cell``.
-  Every autograded cell after the first tampering cell scores 0.
+  ``unittest.mock``, ``ctypes``, ``gc``, frame inspection, ``get_ipython().run_cell``,
+  ``getattr(x, "__globals__")`` or any private name through getattr. Every autograded cell
+  after the first tampering cell scores 0. A ``getattr`` whose name is computed at run time
+  is flagged for the instructor (no score changes), as is an answer that looks at PyTorch's
+  meta device (the "no loop over images" tests run there; a branch on it could hide a loop).
 - **reference imports**: importing the course library (``from tnn.activations import
   sigmoid``) in an answer. The tests of every answer cell that uses an imported name (or
   holds the import) score 0.
@@ -177,6 +180,8 @@ def tamper_reasons(tree: ast.AST, protected: set[str], modules: set[str]) -> lis
             fn = node.func
             if isinstance(fn, ast.Name) and fn.id in FORBIDDEN_CALLS:
                 reasons.append(f"calls {fn.id}()")
+            if (name := _getattr_name(node)) and (name in FORBIDDEN_ATTRS or name.startswith("_")):
+                reasons.append(f"reaches .{name} through {fn.id}()")
             if isinstance(fn, ast.Attribute) and fn.attr in ("run_line_magic", "run_cell_magic"):
                 magic = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else None
                 if magic not in SAFE_MAGICS:
@@ -186,6 +191,32 @@ def tamper_reasons(tree: ast.AST, protected: set[str], modules: set[str]) -> lis
         elif isinstance(node, ast.Name) and node.id in ("__builtins__", "__loader__"):
             reasons.append(f"uses {node.id}")
     return sorted(set(reasons))
+
+
+def _getattr_name(call: ast.Call) -> str | None:
+    """The constant attribute name of ``getattr(x, "name")`` / ``hasattr``, else None."""
+    if (isinstance(call.func, ast.Name) and call.func.id in ("getattr", "hasattr")
+            and len(call.args) >= 2 and isinstance(call.args[1], ast.Constant)
+            and isinstance(call.args[1].value, str)):
+        return call.args[1].value
+    return None
+
+
+def computed_getattrs(tree: ast.AST) -> int:
+    """How many ``getattr(x, <name computed at run time>)`` calls ``tree`` makes: a way
+    round every check above (``getattr(f, "__glob" + "als__")``), so the instructor is told."""
+    return sum(1 for node in ast.walk(tree)
+               if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+               and node.func.id == "getattr" and len(node.args) >= 2
+               and not isinstance(node.args[1], ast.Constant))
+
+
+def asks_for_meta_device(tree: ast.AST) -> bool:
+    """Whether code looks at PyTorch's meta device (``x.is_meta``, ``device.type == "meta"``):
+    the "no loop over images" tests run there, so a branch on it can hide a loop."""
+    return any((isinstance(node, ast.Constant) and node.value == "meta")
+               or (isinstance(node, ast.Attribute) and node.attr == "is_meta")
+               for node in ast.walk(tree))
 
 
 def _parse(source: str) -> ast.Module | None:
@@ -269,6 +300,13 @@ def analyse(student_nb, source_nb) -> Inspection:
                                 f"in {'answer ' + gid if gid else 'an added cell'}")
             if owner:
                 result.zero_cells.update(tests_of.get(owner, []))
+        if asks_for_meta_device(tree):
+            result.flags.append("looks at PyTorch's meta device in "
+                                f"{'answer ' + gid if gid else 'an added cell'} (where the "
+                                "no-loop tests run): check by hand")
+        if computed_getattrs(tree):
+            result.flags.append("getattr() with a name computed at run time in "
+                                f"{'answer ' + gid if gid else 'an added cell'}: check by hand")
         reasons = tamper_reasons(tree, protected, student_modules)
         if reasons:
             result.flags.append(f"tampering in {'answer ' + gid if gid else 'an added cell'}: "

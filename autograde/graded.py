@@ -114,23 +114,78 @@ def kernel_stripped_names(root: Path | str = REPO_ROOT) -> set[str]:
 
     Least privilege: not only the graded functions, but every public function of the topic
     modules (``init_experiment``, ``saturated_fraction``, ``receptive_fields``, the torch
-    twins, ...), since many of them compute a graded function's answer under another name.
-    Kept: the infrastructure modules (:data:`INFRASTRUCTURE`), private helpers, and what an
-    exercise imports by name (:func:`imported_helpers`). The test cells only pass library
-    functions as references, which the trusted grader evaluates outside the kernel.
+    twins, ...), since many of them compute a graded function's answer under another name,
+    and every private helper of theirs that no kept code runs (:func:`_still_called`).
+    Kept: the infrastructure modules (:data:`INFRASTRUCTURE`) and what an exercise imports
+    by name (:func:`imported_helpers`), with the helpers they call. The test cells only pass
+    library functions as references, which the trusted grader evaluates outside the kernel.
     """
     keep = imported_helpers(root) - all_graded_names(root)
     names = set(all_graded_names(root))
-    for path in sorted((Path(REPO_ROOT) / "tnn").rglob("*.py")):
-        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
-        module = module.removesuffix(".__init__")
+    private = set()
+    for module, tree in _library_trees():
         if _is_infrastructure(module):
             continue
-        tree = ast.parse(path.read_text())
-        names.update(node.name for node in tree.body
-                     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-                     and not node.name.startswith("_") and node.name not in keep)
-    return names
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name.startswith("__"):
+                    continue  # a module's __getattr__ / __dir__: Python calls them
+                if node.name.startswith("_"):
+                    private.add(node.name)
+                elif node.name not in keep:
+                    names.add(node.name)
+    return names | (private - _still_called(names, private))
+
+
+def _library_trees():
+    """``(module, parsed source)`` for every module of the course library."""
+    for path in sorted((Path(REPO_ROOT) / "tnn").rglob("*.py")):
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts)
+        yield module.removesuffix(".__init__"), ast.parse(path.read_text())
+
+
+def _still_called(stripped: set[str], helpers: set[str]) -> set[str]:
+    """Names the grading kernel's library still needs once ``stripped`` lose their bodies
+    (``helpers``: the private functions that keep theirs only if something kept runs them).
+
+    A private helper (``_padded_crop``) often computes a graded answer by itself, so it loses
+    its body too, unless code that stays runs it: the infrastructure modules, a kept function,
+    a class, a module's import-time code, transitively. Matching is by name across the whole
+    library, so a name that is needed anywhere is kept everywhere (never too little).
+    """
+    bodies, roots = {}, []
+    for module, tree in _library_trees():
+        if _is_infrastructure(module):
+            roots.append(tree)
+            continue
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if node.name in helpers:  # needed when something needed names it
+                    bodies[node.name] = bodies.get(node.name, []) + [node]
+                elif node.name not in stripped:  # kept: an exercise or the kernel may run it
+                    roots.append(node)
+                # decorators and defaults run at import time
+                roots += [d for d in (*node.decorator_list, *node.args.defaults,
+                                    *node.args.kw_defaults) if d is not None]
+            elif isinstance(node, ast.Assign | ast.AnnAssign):
+                # a table of functions (``OPS = {"ShearX": _shear_x}``) is needed only when
+                # something kept reads the table
+                for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name) and node.value is not None:
+                            bodies[name.id] = bodies.get(name.id, []) + [node.value]
+                roots += [c for c in ast.walk(node) if isinstance(c, ast.Call)]
+            elif not isinstance(node, ast.Import | ast.ImportFrom):
+                roots.append(node)  # classes, if-blocks, expressions: kept whole
+    needed, todo = set(), list(roots)
+    while todo:
+        for sub in ast.walk(todo.pop()):
+            name = (sub.id if isinstance(sub, ast.Name) else sub.attr
+                    if isinstance(sub, ast.Attribute) else None)
+            if name is not None and name not in needed:
+                needed.add(name)
+                todo += bodies.get(name, [])
+    return needed
 
 
 def strip_source(source: str, names: set[str], module: str) -> tuple[str, list[str]]:

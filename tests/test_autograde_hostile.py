@@ -174,6 +174,8 @@ def test_checks_catch_tampering_and_reference_imports():
         "%run other.py": "magic %run",
         "import tnn.grading as g\ng.__setattr__('assert_close', print)": "uses .__setattr__",
         "check_function.__defaults__ = (None,)": "uses .__defaults__",
+        "g = getattr(check_function, '__globals__')": "reaches .__globals__ through getattr()",
+        "import numpy\nf = getattr(numpy, '_helper')": "reaches ._helper through getattr()",
     }
     for code, reason in patches.items():
         nb = corpus.filled_in(AID, replace={"relu": code + "\n" + corpus._answer_source(
@@ -182,6 +184,18 @@ def test_checks_catch_tampering_and_reference_imports():
         assert any(reason in f for f in found.flags), (code, found.flags)
         assert set(tests_of["relu"]) <= found.zero_cells
         assert not set(tests_of["sigmoid"]) & found.zero_cells  # earlier cells keep points
+    # a name built at run time is beyond a static check: the instructor is told, no score moves
+    honest_relu = corpus._answer_source(corpus.filled_in(AID), "relu")
+    nb = corpus.filled_in(AID, replace={
+        "relu": "h = getattr(check_function, '__glob' + 'als__')\n" + honest_relu})
+    found = analyse(nb, source)
+    assert any("computed at run time in answer" in f for f in found.flags), found.flags
+    assert not found.zero_cells, found
+    nb = corpus.filled_in(AID, replace={
+        "relu": "def fast(x):\n    return x.device.type == 'meta'\n" + honest_relu})
+    found = analyse(nb, source)
+    assert any("meta device in answer" in f for f in found.flags), found.flags
+    assert not found.zero_cells, found
     nb = corpus.filled_in(AID, replace={"relu": "import tnn.activations as A\nrelu = A.relu\n"
                                                 "relu_grad = A.relu_grad"})
     found = analyse(nb, source)

@@ -103,6 +103,12 @@ def test_stripped_library_keeps_names_and_docstrings_but_no_graded_body(tmp_path
     assert {"saturated_fraction", "receptive_fields", "receptive_field_step",
             "probe_deep_network_torch", "layer_statistics_torch", "sigmoid_torch"} <= stripped
     assert "nearest_neighbour_predict" not in stripped  # an exercise imports it by name
+    # private helpers that compute an answer by themselves (a crop with padding, Cutout's
+    # mask, a blend) lose their bodies too; those a kept function runs keep theirs
+    assert {"_padded_crop", "_padded_crop_torch", "_cutout_mask", "_blend"} <= stripped
+    # _pair runs at import time (it builds tnn.optimizers' dict-level functions) and calls
+    # _apply; modules' __getattr__ / __dir__ are Python's
+    assert not {"_pair", "_apply", "__getattr__", "__dir__"} & names
     assert not [m for m in report if graded._is_infrastructure(m)], report
     # every module still imports (nothing calls a stripped function at import time)
     import subprocess
