@@ -289,6 +289,7 @@ def test_exercise_answers_a_wrong_sigmoid_with_a_message(lab, page, tmp_path):
         frames = len(re.findall(r"^(?:File|Cell) ", text, re.M))
         print(f"{EXERCISE}: the failing visible test shows {len(lines)} lines, "
               f"{frames} frame(s)")
+        assert frames == 0 and "grading.py" not in text, text[:3000]  # the message alone
         # Cells before the visible test ran cleanly (the set-up, the student's function).
         assert not [t for t in tracebacks(dom_cells) if "sigmoid is wrong" not in t]
         assert outputs_on_disk(EXERCISE) == 0

@@ -91,7 +91,7 @@ def test_exceptions_in_student_code_are_reported_with_the_input():
         with np.errstate(over="raise"):
             return 1 / (1 + np.exp(-x))
 
-    fails_with(r"raised FloatingPointError: overflow.*x of shape \(2,\)", check_function,
+    fails_with(r"raised FloatingPointError: overflow.*x=\[-1000, 1000\] \(float64\)", check_function,
                overflow, activations.sigmoid, [{"x": np.array([-1000.0, 1000.0])}])
 
 
@@ -215,3 +215,39 @@ def test_stored_expected_values_drop_round_off_around_zero():
     assert np.isnan(_expected.decode(_expected.encode(float("nan"))))
     both = _expected.decode(_expected.encode(np.array([1e-3, 5e-8], dtype=np.float32)))
     np.testing.assert_array_equal(both, np.array([1e-3, 0.0], dtype=np.float32))
+
+
+def test_message_names_every_failing_case_and_reads_as_one_line_in_a_notebook():
+    cases = [{"x": np.array([-1.0, 0.0])}, {"x": np.array([2.0])}, {"x": np.array([3.0, 4.0])}]
+    calls = []
+
+    def wrong_above_one(x):
+        calls.append(len(x))
+        return np.where(x > 1, 0.0, activations.relu(x))
+
+    msg = fails_with(r"^relu fails cases 2 and 3 of 3 \(numbered from 1\); case 2: relu is wrong",
+                     check_function, wrong_above_one, activations.relu, cases, name="relu")
+    assert calls == [2, 1, 2] and "x[0] = 2" in msg
+
+    def raises_on_long(x):
+        calls.append(len(x))
+        if len(x) > 1:
+            raise ValueError("too long")
+        return activations.relu(x)
+
+    calls.clear()
+    fails_with(r"^relu fails case 1 of 3 .*raised ValueError: too long", check_function,
+               raises_on_long, activations.relu, cases, name="relu")
+    assert calls == [2]  # a function that raises (or runs out of time) is not called again
+    try:
+        check_function(wrong_above_one, activations.relu, cases, name="relu")
+    except AssertionError as err:
+        assert type(err).__name__ == "AssertionError"  # what the notebook's error is called
+        assert err._render_traceback_() == [f"AssertionError: {err}"]  # no frames
+
+
+def test_dicts_of_arrays_in_messages_stay_on_one_line():
+    from tnn.grading import format_value
+
+    text = format_value({"g0": np.arange(12.0).reshape(3, 4), "g1": np.ones(2)})
+    assert "\n" not in text and "shape=(3, 4)" in text and "(12 values)" in text

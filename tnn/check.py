@@ -66,6 +66,7 @@ def main(argv=None) -> int:
     for notebook in notebooks:
         print(f"== {notebook}")
         for grade_id, status, message in check_notebook(notebook, args.kernel):
+            message = " ".join(message.split())  # one line per test
             print(f"  {status:<10} {grade_id}" + (f": {message[:300]}" if message else ""))
             failed += status == "failed"
     counts = "failed" if failed else "no failures"

@@ -51,13 +51,24 @@ _float32 = np.float32
 _dtype = np.dtype
 
 
-def _student_facing(check):
-    """Make a failed check read as its message, not as a traceback through this module.
+class _CheckFailed(AssertionError):
+    """A failed check: an ``AssertionError`` that a notebook shows as its message alone.
 
-    The check's own frames are marked ``__tracebackhide__`` (IPython skips them) and its
-    ``AssertionError`` is raised afresh from this wrapper, so a student sees their test cell's
-    line and the message, a few lines in all, instead of ~30 lines of grading internals.
+    IPython prints what ``_render_traceback_`` returns instead of a traceback; without it, the
+    frame that raises (this module's) is always shown, however the frames are marked.
     """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"AssertionError: {self}"]
+
+
+_CheckFailed.__name__ = _CheckFailed.__qualname__ = "AssertionError"  # what students read
+
+
+def _student_facing(check):
+    """Make a failed check read as its message, not as a traceback through this module:
+    its ``AssertionError`` is raised afresh as :class:`_CheckFailed`, so a student sees the
+    message, a few lines in all, instead of ~30 lines of grading internals."""
 
     @functools.wraps(check)
     def wrapper(*args, **kwargs):
@@ -66,7 +77,7 @@ def _student_facing(check):
             return check(*args, **kwargs)
         except AssertionError as err:
             message = str(err)
-        raise AssertionError(message) from None
+        raise _CheckFailed(message) from None
 
     return wrapper
 
@@ -141,7 +152,9 @@ def format_value(value, limit: int = 6) -> str:
         return f"{float(value):.6g}"
     if isinstance(value, list | tuple) and value and any(isinstance(v, _ndarray) for v in value):
         return f"{type(value).__name__} of {len(value)} arrays"  # e.g. a list of weights
-    text = repr(value)
+    if isinstance(value, dict) and any(isinstance(v, _ndarray) for v in value.values()):
+        return "{" + ", ".join(f"{k!r}: {format_value(v, limit=3)}" for k, v in value.items()) + "}"
+    text = " ".join(repr(value).split())  # one line, whatever repr wraps
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -265,7 +278,9 @@ def assert_close(
             f"{name} is wrong at {int(wrong.sum())} of {wrong.size} positions{where}. "
             f"First: at {_input_at(inputs, idx, expected.shape)} expected "
             f"{_expected_text(expected[idx])}, got {format_value(got_arr[idx])}. "
-            f"Max abs error {max_err:.3g} (allowed: {atol:g} + {rtol:g}*|expected|).{hint_text}"
+            f"Max abs error {max_err:.3g} "
+            f"({'must be exact' if atol == rtol == 0 else f'allowed: {atol:g} + {rtol:g}*|expected|'})."
+            f"{hint_text}"
         )
 
 
@@ -280,7 +295,10 @@ def _where(inputs: dict | None) -> str:
         return ""
     parts = []
     for key, value in inputs.items():
-        if isinstance(value, _ndarray) and value.ndim > 0:
+        if isinstance(value, _ndarray) and 0 < value.size <= 10 and value.ndim == 1:
+            shown = ", ".join(format_value(v) for v in value.tolist())
+            parts.append(f"{key}=[{shown}] ({value.dtype})")  # small enough to read
+        elif isinstance(value, _ndarray) and value.ndim > 0:
             parts.append(f"{key} of shape {value.shape} and dtype {value.dtype}")
         else:
             parts.append(f"{key}={format_value(value)}")
@@ -340,44 +358,69 @@ def check_function(
         raise AssertionError(f"Expected a function to test; got {_type_name(student_fn)}.")
     name = name or getattr(student_fn, "__name__", "your function")
     _register(student_fn, reference_fn)
-    for case in cases:
-        student_args = {k: _copy(v) for k, v in case.items()}
-        reference_args = {k: _copy(v) for k, v in case.items()}
-        shown = {k: _copy(v) for k, v in case.items()}
-        expected = _expected.expected_value(reference_fn, case,
-                                            functools.partial(reference_fn, **reference_args))
+    cases = list(cases)
+    failed, first = [], None
+    for number, case in enumerate(cases, 1):
         try:
-            got = _expected.call_student(student_fn, (), student_args, name)
-        except _expected.LibraryAnswer as err:
-            raise AssertionError(str(err)) from None
-        except NotImplementedError:
-            raise AssertionError(
-                f"{name} is not implemented yet: replace `raise NotImplementedError()` with "
-                f"your code."
-            ) from None
-        except Exception as err:  # show the student which input broke their code, and where
-            modified = getattr(err, "modified_inputs", None)  # reported by the grader's kernel
-            if modified:
-                raise AssertionError(_modified_message(name, modified, shown)) from None
-            raise AssertionError(
-                f"{name} raised {type(err).__name__}: {err}{_where(shown)}"
-                f"{_student_line(err)}.{' Hint: ' + hint if hint else ''}"
-            ) from err
-        first = next((v for v in case.values() if isinstance(v, _ndarray)), None)
-        is32 = first is not None and first.dtype == _float32
-        assert_close(
-            got,
-            expected,
-            name=name,
-            inputs=shown,
-            rtol=max(rtol, 1e-5) if is32 else rtol,
-            atol=_float32_atol(atol, expected) if is32 else atol,
-            hint=hint,
-            require_float_dtype=first.dtype if (keep_dtype and first is not None) else None,
-        )
-        modified = [k for k in case if not _unchanged(shown[k], student_args[k])]
+            _check_case(student_fn, reference_fn, case, name, rtol, atol, hint, keep_dtype)
+        except AssertionError as err:
+            failed.append(number)
+            first = first or str(err)
+            if isinstance(err, _Stop):
+                break  # the function raised: the message says where; the cases after wait
+    if first is not None:
+        if len(cases) == 1:
+            raise AssertionError(first)
+        which = (f"case {failed[0]}" if len(failed) == 1 else
+                 "cases " + ", ".join(map(str, failed[:-1])) + f" and {failed[-1]}")
+        raise AssertionError(f"{name} fails {which} of {len(cases)} (numbered from 1); case "
+                             f"{failed[0]}: {first}")
+
+
+class _Stop(AssertionError):
+    """A case that stops :func:`check_function`: the student's function raised (it may have
+    run out of time), is not written yet, or called the library's own version."""
+
+
+def _check_case(student_fn, reference_fn, case, name, rtol, atol, hint, keep_dtype) -> None:
+    """One case of :func:`check_function`: raises ``AssertionError`` with the message."""
+    student_args = {k: _copy(v) for k, v in case.items()}
+    reference_args = {k: _copy(v) for k, v in case.items()}
+    shown = {k: _copy(v) for k, v in case.items()}
+    expected = _expected.expected_value(reference_fn, case,
+                                        functools.partial(reference_fn, **reference_args))
+    try:
+        got = _expected.call_student(student_fn, (), student_args, name)
+    except _expected.LibraryAnswer as err:
+        raise _Stop(str(err)) from None
+    except NotImplementedError:
+        raise _Stop(
+            f"{name.split(' (')[0]} is not implemented yet: replace `raise NotImplementedError()` with "
+            f"your code."
+        ) from None
+    except Exception as err:  # show the student which input broke their code, and where
+        modified = getattr(err, "modified_inputs", None)  # reported by the grader's kernel
         if modified:
-            raise AssertionError(_modified_message(name, modified, shown))
+            raise AssertionError(_modified_message(name, modified, shown)) from None
+        raise _Stop(
+            f"{name} raised {type(err).__name__}: {err}{_where(shown)}"
+            f"{_student_line(err)}.{' Hint: ' + hint if hint else ''}"
+        ) from err
+    first = next((v for v in case.values() if isinstance(v, _ndarray)), None)
+    is32 = first is not None and first.dtype == _float32
+    assert_close(
+        got,
+        expected,
+        name=name,
+        inputs=shown,
+        rtol=max(rtol, 1e-5) if is32 else rtol,
+        atol=_float32_atol(atol, expected) if is32 else atol,
+        hint=hint,
+        require_float_dtype=first.dtype if (keep_dtype and first is not None) else None,
+    )
+    modified = [k for k in case if not _unchanged(shown[k], student_args[k])]
+    if modified:
+        raise AssertionError(_modified_message(name, modified, shown))
 
 
 def _float32_atol(atol: float, expected) -> float:
